@@ -1,0 +1,1 @@
+"""The LangGraph agent: state, prompts, models, checkpointer, graph, runner."""

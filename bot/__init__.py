@@ -1,0 +1,1 @@
+"""The Teams host: aiohttp app, botbuilder adapter, handler, cards, terminal chat."""

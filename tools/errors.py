@@ -1,0 +1,84 @@
+"""The product's error tree; every layer raises these and translates at its edge.
+
+    HelpdeskError
+    ├── ConfigError          a setting is missing or wrong (operator's fault)
+    ├── InvalidInput         a request or argument is malformed (caller's fault)
+    ├── PermissionDenied     the requester may not do this (policy)
+    ├── NotFound             the thing asked about does not exist
+    ├── ToolError            a tool could not do its job (message is for the model)
+    └── BackendUnavailable   an outside system is down, slow or refusing (retry later)
+
+Each carries ``user_message``: one plain sentence for the employee, with what to
+do next. ``str(error)`` is for the operator's log and may name systems and ids.
+"""
+
+from __future__ import annotations
+
+
+class HelpdeskError(Exception):
+    """Base of every error the product raises on purpose."""
+
+    default_user_message = (
+        "Something went wrong on my side. Please try again in a minute."
+    )
+
+    def __init__(self, message: str, *, user_message: str | None = None) -> None:
+        super().__init__(message)
+        self.user_message = user_message or self.default_user_message
+
+
+class ConfigError(HelpdeskError):
+    """A setting is missing or has a value the product cannot use."""
+
+    default_user_message = (
+        "The help desk is not configured correctly. Please tell IT support."
+    )
+
+
+class InvalidInput(HelpdeskError):
+    """A request, argument or file is malformed; the caller must change it."""
+
+    default_user_message = "I could not read that request. Please rephrase it."
+
+
+class PermissionDenied(HelpdeskError):
+    """The requester is not allowed to do this."""
+
+    default_user_message = "You are not allowed to do that here."
+
+
+class NotFound(HelpdeskError):
+    """The thing asked about does not exist."""
+
+    default_user_message = "I could not find that."
+
+
+class ToolError(HelpdeskError):
+    """A tool failed in a way the model should be told about in plain text."""
+
+
+class BackendUnavailable(HelpdeskError):
+    """An outside system is down, slow or refusing; the same call may work later.
+
+    Args:
+        message: the operator's description, naming the system.
+        retry_after: seconds the system asked us to wait, when it said so.
+        request_id: the system's own request id, for the log.
+    """
+
+    default_user_message = (
+        "A system I depend on is not answering right now. Please try again "
+        "in a few minutes."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user_message: str | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, user_message=user_message)
+        self.retry_after = retry_after
+        self.request_id = request_id

@@ -1,0 +1,1 @@
+"""Knowledge search: the contract, the embedded engine, Azure AI Search, ingestion."""

@@ -1,0 +1,52 @@
+"""Logging set-up: plain text on a terminal, one JSON object a line in production."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from tools.settings import Settings
+
+_STANDARD = set(vars(logging.makeLogRecord({})))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, with any ``extra`` fields kept."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(
+            {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        )
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
+    """Route the product's logs to stderr in the configured format.
+
+    Args:
+        settings: gives the level and the format.
+        quiet: only warnings and errors (the terminal chat uses this).
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel("WARNING" if quiet else settings.log_level.upper())
+    # Third-party clients log every header at INFO; our own outbound lines suffice.
+    for noisy in ("azure", "httpx", "openai", "aiohttp.access", "msal"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,208 @@
+"""The tool registry: tool manifests, their implementations, and the tools a turn gets.
+
+A tool is described by a manifest (``manifests/tools/*.yaml``) that both the
+model and an admin read: name, description, example utterances, parameters as
+JSON Schema, whether it has side effects, and which roles may use it. Built-in
+tools name their implementation with ``impl``; admin-registered tools (HTTP,
+MCP) will be added as other ``kind`` values with the same manifest shape.
+
+An implementation is ``async def impl(args: dict, ctx: ToolContext) -> ToolResult``.
+It raises :class:`~tools.errors.HelpdeskError` subclasses; the registry turns
+them into text the model can act on, so a failing tool never takes a turn down.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tools.errors import HelpdeskError, InvalidInput, PermissionDenied
+from tools.identity import Requester, requester_from_config
+
+logger = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
+
+class ToolManifest(BaseModel):
+    """A tool as an admin writes it and the model sees it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = Field(min_length=20)
+    examples: list[str] = Field(default_factory=list)
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    side_effects: bool = False
+    roles: list[str] = Field(default_factory=list)
+    """Directory roles allowed to use the tool; empty means every requester."""
+    kind: Literal["builtin"] = "builtin"
+    impl: str | None = None
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                "must be lower_snake_case, 2-64 characters, starting with a letter"
+            )
+        return value
+
+    @field_validator("parameters")
+    @classmethod
+    def _check_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value.get("type") != "object":
+            raise ValueError('must be a JSON Schema with "type": "object"')
+        if not isinstance(value.get("properties", {}), dict):
+            raise ValueError('"properties" must be a mapping')
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool returns: ``content`` for the model, ``artifact`` for code.
+
+    ``artifact`` never reaches the model; the offline model and the bot read it
+    (passages for citations, ids for cards). Secrets go in neither.
+    """
+
+    content: str
+    artifact: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    """What an implementation gets besides its arguments."""
+
+    requester: Requester
+    services: Any
+    """The :class:`tools.services.Services` of this process."""
+
+
+ToolImpl = Callable[[dict[str, Any], ToolContext], Awaitable[ToolResult]]
+
+
+@dataclass
+class ToolRegistry:
+    """Manifests and implementations, and the LangChain tools built from them."""
+
+    services: Any
+    manifests: dict[str, ToolManifest] = field(default_factory=dict)
+    impls: dict[str, ToolImpl] = field(default_factory=dict)
+
+    def register(self, manifest: ToolManifest, impl: ToolImpl | None = None) -> None:
+        """Add or replace a tool. Built-ins resolve ``impl`` by name."""
+        if impl is None:
+            impl = self.impls.get(manifest.impl or manifest.name)
+        if impl is None:
+            raise InvalidInput(
+                f"tool {manifest.name!r}: no implementation named "
+                f"{manifest.impl or manifest.name!r}"
+            )
+        self.manifests[manifest.name] = manifest
+        self.impls[manifest.name] = impl
+
+    def load_dir(self, folder: Path, builtins: dict[str, ToolImpl]) -> None:
+        """Load every ``*.yaml`` manifest in ``folder``.
+
+        Raises:
+            InvalidInput: a manifest is malformed; the message names the file
+                and the field.
+        """
+        self.impls.update(builtins)
+        for path in sorted(folder.glob("*.yaml")):
+            self.register(load_manifest(path))
+
+    def tools_for(self, requester: Requester) -> list[BaseTool]:
+        """The tools this requester may use now, as LangChain tools."""
+        return [
+            self._as_langchain(m)
+            for m in self.manifests.values()
+            if m.enabled and _allowed(m, requester)
+        ]
+
+    def _as_langchain(self, manifest: ToolManifest) -> BaseTool:
+        impl = self.impls[manifest.name]
+        services = self.services
+
+        async def run(config: RunnableConfig, **kwargs: Any) -> tuple[str, Any]:
+            requester = requester_from_config(config)
+            if not _allowed(manifest, requester):
+                return (f"Error: {requester.name or 'this user'} may not use "
+                        f"{manifest.name}. Do not retry; tell the user.", None)
+            started = time.perf_counter()
+            try:
+                result = await impl(kwargs, ToolContext(requester, services))
+            except HelpdeskError as exc:
+                logger.warning(
+                    "tool %s failed for %s: %s", manifest.name, requester.object_id, exc
+                )
+                return (f"Error: {exc.user_message}", {"error": exc.user_message})
+            logger.info(
+                "tool %s ok in %.0f ms",
+                manifest.name,
+                (time.perf_counter() - started) * 1000,
+            )
+            return result.content, result.artifact
+
+        return StructuredTool.from_function(
+            coroutine=run,
+            name=manifest.name,
+            description=manifest.description.strip(),
+            args_schema=manifest.parameters,
+            response_format="content_and_artifact",
+            metadata={
+                "examples": list(manifest.examples),
+                "side_effects": manifest.side_effects,
+            },
+        )
+
+
+def _allowed(manifest: ToolManifest, requester: Requester) -> bool:
+    return not manifest.roles or bool(set(manifest.roles) & requester.roles)
+
+
+def load_manifest(path: Path) -> ToolManifest:
+    """Read and validate one tool manifest.
+
+    Raises:
+        InvalidInput: the YAML is unreadable or a field is wrong; the message
+            names the file and the field.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{path}: cannot read YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path}: a tool manifest must be a mapping")
+    try:
+        return ToolManifest.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'manifest'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise InvalidInput(f"{path}: {problems}") from exc
+
+
+def check_permission(requester: Requester, roles: Iterable[str]) -> None:
+    """Raise PermissionDenied unless the requester holds one of ``roles``."""
+    needed = set(roles)
+    if needed and not needed & requester.roles:
+        raise PermissionDenied(
+            f"{requester.object_id} lacks roles {sorted(needed)}",
+            user_message="You need a support role to do that.",
+        )

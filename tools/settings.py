@@ -1,0 +1,217 @@
+"""The one typed settings object, read from the environment and ``.env`` at start-up.
+
+Bot credentials use the Bot Framework's usual names (``MICROSOFT_APP_ID``,
+``MICROSOFT_APP_PASSWORD``, ``MICROSOFT_APP_TENANT_ID``, ``MICROSOFT_APP_TYPE``);
+everything else is ``HELPDESK_*``. Build it once with :func:`load_settings` and
+pass it down; tools never read ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tools.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The source tree; shipped manifests and the demo knowledge base live under it."""
+
+ModelProvider = Literal["offline", "openai", "azure"]
+KnowledgeBackendName = Literal["embedded", "azure"]
+
+_MS = "MICROSOFT_APP_"
+
+
+def _ms(name: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(_MS + name))
+
+
+class Settings(BaseSettings):
+    """Every setting the product reads. Field docs say what to put in each."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HELPDESK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # -- Bot Framework credentials (their usual names) --
+    app_id: str | None = _ms("ID")
+    """Azure Bot app id. Unset means local mode: unsigned calls from loopback only."""
+    app_password: SecretStr | None = _ms("PASSWORD")
+    app_tenant_id: str | None = _ms("TENANT_ID")
+    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = Field(
+        default="MultiTenant", validation_alias=AliasChoices(_MS + "TYPE")
+    )
+    openid_metadata_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL",
+            "HELPDESK_OPENID_METADATA_URL",
+        ),
+    )
+    """Overrides the Bot Framework's OpenID metadata (tests, sovereign clouds)."""
+    token_issuer: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER", "HELPDESK_TOKEN_ISSUER"
+        ),
+    )
+
+    allowed_tenants: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated Entra tenant ids. Empty: any tenant (local mode only)."""
+
+    # -- storage --
+    data_dir: Path = Path(".helpdesk")
+    """Where the embedded backends keep their files (databases, search index)."""
+    database_url: str | None = None
+    """SQLAlchemy URL of the app database. Unset: SQLite in the data folder.
+    Postgres: ``postgresql://user:pass@host:5432/db``."""
+
+    # -- model --
+    model_provider: ModelProvider = "offline"
+    model_name: str = "gpt-4o-mini"
+    """Model name (OpenAI-compatible) or deployment name (Azure OpenAI)."""
+    model_base_url: str | None = None
+    """OpenAI-compatible endpoint, e.g. ``http://127.0.0.1:8000/v1``."""
+    model_api_key: SecretStr | None = None
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_version: str = "2024-10-21"
+    model_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    model_max_retries: int = Field(default=2, ge=0, le=10)
+    model_fallback_offline: bool = True
+    """When the configured model is down, answer with the offline model."""
+    max_steps: int = Field(default=8, ge=2, le=50)
+    """Model calls a turn may make before it ends with a polite reply."""
+    history_token_budget: int = Field(default=6000, ge=500)
+
+    # -- knowledge --
+    knowledge_backend: KnowledgeBackendName = "embedded"
+    search_endpoint: str | None = None
+    """Azure AI Search endpoint, e.g. ``https://NAME.search.windows.net``."""
+    search_index: str = "helpdesk-kb"
+    search_api_key: SecretStr | None = None
+    search_semantic_config: str | None = None
+    search_vector_field: str | None = None
+    kb_seed_dir: Path = PROJECT_ROOT / "manifests" / "kb"
+    """Articles ingested on first start when the knowledge base is empty."""
+
+    # -- tools --
+    manifests_dir: Path = PROJECT_ROOT / "manifests"
+
+    # -- Teams host --
+    turn_deadline_s: float = Field(default=10.0, gt=0, le=14)
+    """Answer Teams' HTTP call within this; longer turns finish in the
+    background and reply proactively, so Teams never re-sends."""
+    bot_name: str = "Helpdesk"
+    company_name: str = "Contoso"
+    website_url: str = "https://example.com/helpdesk"
+    privacy_url: str = "https://example.com/helpdesk/privacy"
+    terms_url: str = "https://example.com/helpdesk/terms"
+    teams_app_id: str = "5b1f7a2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+    """The Teams app's own id in the manifest (not the bot's app id)."""
+
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("allowed_tenants", "HELPDESK_ALLOWED_TENANTS"):
+                value = data.get(key)
+                if isinstance(value, str):
+                    data[key] = [t.strip() for t in value.split(",") if t.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.model_provider == "openai" and not self.model_base_url:
+            if not self.model_api_key:
+                raise ValueError(
+                    "HELPDESK_MODEL_PROVIDER=openai needs HELPDESK_MODEL_BASE_URL "
+                    "(an OpenAI-compatible endpoint) or HELPDESK_MODEL_API_KEY"
+                )
+        if self.model_provider == "azure" and not self.azure_openai_endpoint:
+            raise ValueError(
+                "HELPDESK_MODEL_PROVIDER=azure needs HELPDESK_AZURE_OPENAI_ENDPOINT, "
+                "e.g. https://NAME.openai.azure.com"
+            )
+        if self.knowledge_backend == "azure" and not self.search_endpoint:
+            raise ValueError(
+                "HELPDESK_KNOWLEDGE_BACKEND=azure needs HELPDESK_SEARCH_ENDPOINT, "
+                "e.g. https://NAME.search.windows.net"
+            )
+        if self.app_id and not self.app_password and self.app_type != (
+            "UserAssignedMSI"
+        ):
+            raise ValueError(
+                "MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not; set "
+                "the bot's client secret, or unset MICROSOFT_APP_ID for local mode"
+            )
+        if self.app_type == "SingleTenant" and not self.app_tenant_id:
+            raise ValueError(
+                "MICROSOFT_APP_TYPE=SingleTenant needs MICROSOFT_APP_TENANT_ID"
+            )
+        return self
+
+    @property
+    def local_mode(self) -> bool:
+        """True when no bot app id is set: unsigned calls, loopback only."""
+        return not self.app_id
+
+    @property
+    def app_database_url(self) -> str:
+        """The async SQLAlchemy URL of the app database."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'helpdesk.db'}"
+        return to_async_url(url)
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.app_database_url.startswith("postgresql")
+
+
+def to_async_url(url: str) -> str:
+    """Map a plain database URL onto the async driver the product uses."""
+    for prefix, driver in (
+        ("sqlite:", "sqlite+aiosqlite:"),
+        ("postgresql:", "postgresql+asyncpg:"),
+        ("postgres:", "postgresql+asyncpg:"),
+    ):
+        if url.startswith(prefix):
+            return driver + url[len(prefix) :]
+    return url
+
+
+def _variable_for(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return "HELPDESK_" + field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, or stop with a message that names the variable.
+
+    Args:
+        **overrides: values that win over the environment (tests, CLI flags).
+
+    Raises:
+        ConfigError: a variable is missing or has a value that cannot be used.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if isinstance(p, str)]
+            name = _variable_for(loc[0]) if loc else "settings"
+            message = err.get("msg", "invalid value").removeprefix("Value error, ")
+            lines.append(f"{name}: {message}" if loc else message)
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from exc
