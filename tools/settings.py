@@ -175,6 +175,17 @@ class Settings(BaseSettings):
     def uses_postgres(self) -> bool:
         return self.app_database_url.startswith("postgresql")
 
+    @property
+    def postgres_dsn(self) -> str | None:
+        """The libpq URL (for psycopg) when the app database is Postgres."""
+        if not self.uses_postgres or not self.database_url:
+            return None
+        url = self.database_url
+        for prefix in ("postgresql+asyncpg:", "postgresql+psycopg:", "postgres:"):
+            if url.startswith(prefix):
+                url = "postgresql:" + url[len(prefix) :]
+        return url
+
 
 def to_async_url(url: str) -> str:
     """Map a plain database URL onto the async driver the product uses."""
@@ -184,7 +195,11 @@ def to_async_url(url: str) -> str:
         ("postgres:", "postgresql+asyncpg:"),
     ):
         if url.startswith(prefix):
-            return driver + url[len(prefix) :]
+            url = driver + url[len(prefix) :]
+            break
+    if url.startswith("postgresql+asyncpg:"):
+        # libpq (and so the psycopg checkpointer) says sslmode=; asyncpg says ssl=.
+        url = url.replace("sslmode=", "ssl=")
     return url
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks run by ``make bench``: knowledge search and per-turn overhead."""
