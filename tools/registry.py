@@ -141,8 +141,11 @@ class ToolRegistry:
         async def run(config: RunnableConfig, **kwargs: Any) -> tuple[str, Any]:
             requester = requester_from_config(config)
             if not _allowed(manifest, requester):
-                return (f"Error: {requester.name or 'this user'} may not use "
-                        f"{manifest.name}. Do not retry; tell the user.", None)
+                return (
+                    f"Error: {requester.name or 'this user'} may not use "
+                    f"{manifest.name}. Do not retry; tell the user.",
+                    None,
+                )
             started = time.perf_counter()
             try:
                 result = await impl(kwargs, ToolContext(requester, services))

@@ -131,12 +131,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
-        if self.model_provider == "openai" and not self.model_base_url:
-            if not self.model_api_key:
-                raise ValueError(
-                    "HELPDESK_MODEL_PROVIDER=openai needs HELPDESK_MODEL_BASE_URL "
-                    "(an OpenAI-compatible endpoint) or HELPDESK_MODEL_API_KEY"
-                )
+        if self.model_provider == "openai" and not (
+            self.model_base_url or self.model_api_key
+        ):
+            raise ValueError(
+                "HELPDESK_MODEL_PROVIDER=openai needs HELPDESK_MODEL_BASE_URL "
+                "(an OpenAI-compatible endpoint) or HELPDESK_MODEL_API_KEY"
+            )
         if self.model_provider == "azure" and not self.azure_openai_endpoint:
             raise ValueError(
                 "HELPDESK_MODEL_PROVIDER=azure needs HELPDESK_AZURE_OPENAI_ENDPOINT, "
@@ -147,8 +148,10 @@ class Settings(BaseSettings):
                 "HELPDESK_KNOWLEDGE_BACKEND=azure needs HELPDESK_SEARCH_ENDPOINT, "
                 "e.g. https://NAME.search.windows.net"
             )
-        if self.app_id and not self.app_password and self.app_type != (
-            "UserAssignedMSI"
+        if (
+            self.app_id
+            and not self.app_password
+            and self.app_type != ("UserAssignedMSI")
         ):
             raise ValueError(
                 "MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not; set "
