@@ -73,3 +73,39 @@ class KnowledgeBackend(Protocol):
     async def aclose(self) -> None:
         """Release files, clients and sessions."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDocument:
+    """One parsed article and its chunks, as the ingester hands it to a backend.
+
+    Attributes:
+        doc_id: its path relative to the ingested folder, with ``/``.
+        title: the article's title.
+        source: a URL when known, else doc_id.
+        content_hash: changes whenever the file (or the chunker) changes.
+        chunks: the chunks, in reading order.
+    """
+
+    doc_id: str
+    title: str
+    source: str
+    content_hash: str
+    chunks: list[Chunk]
+
+
+@runtime_checkable
+class DocumentIndex(Protocol):
+    """A backend that tracks whole documents, so re-ingest can skip unchanged ones.
+
+    Both shipped backends implement it; the ingester falls back to
+    :meth:`KnowledgeBackend.aupsert` for a backend that does not.
+    """
+
+    async def adocument_hashes(self) -> dict[str, str]:
+        """Map every indexed document id to the content hash it was indexed with."""
+        ...
+
+    async def areplace_documents(self, documents: list[SourceDocument]) -> None:
+        """Replace every chunk of each given document with its new chunks."""
+        ...

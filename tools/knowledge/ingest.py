@@ -1,0 +1,175 @@
+"""Ingest a folder of articles into a knowledge backend, incrementally.
+
+Each file becomes a document whose id is its path relative to the folder.
+A document is re-indexed only when its content hash changed; documents that
+are indexed but no longer in the folder are dropped (unless ``prune=False``).
+
+A ``SOURCES.md`` in the folder is not an article: when it holds a Markdown
+table whose rows name a file in backticks and link a URL, that URL becomes the
+source of the file's passages (articles without their own ``source:``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.errors import InvalidInput
+from tools.knowledge.base import DocumentIndex, KnowledgeBackend, SourceDocument
+from tools.knowledge.chunking import SUFFIXES, parse_document
+
+logger = logging.getLogger(__name__)
+
+SOURCES_FILE = "SOURCES.md"
+BATCH_DOCUMENTS = 100
+"""Documents written per backend call: progress is reported between batches."""
+
+_SOURCE_ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|.*?\]\((https?://[^)\s]+)\)", re.M)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest changed, in counts of documents (and chunks written)."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Files that could not be read or held no text."""
+    chunks: int = 0
+
+    def summary(self) -> str:
+        """One line for a person: ``added 3, updated 1, ...``."""
+        return (
+            f"added {len(self.added)}, updated {len(self.updated)}, "
+            f"deleted {len(self.deleted)}, unchanged {len(self.unchanged)}"
+            + (f", skipped {len(self.skipped)}" if self.skipped else "")
+            + f" ({self.chunks} chunks written)"
+        )
+
+
+async def ingest_path(
+    backend: KnowledgeBackend,
+    path: Path,
+    *,
+    prune: bool = True,
+    on_progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Bring the index in step with the articles at ``path``.
+
+    Args:
+        backend: where the chunks go.
+        path: a folder of ``.md``, ``.html`` and ``.txt`` files (searched
+            recursively), or one such file.
+        prune: drop indexed documents that are not in the folder. Ignored
+            (never pruned) when ``path`` is a single file.
+        on_progress: called with (documents done, documents total).
+
+    Returns:
+        The counts of added, updated, deleted and unchanged documents.
+
+    Raises:
+        InvalidInput: the path does not exist or holds no articles.
+        BackendUnavailable: the backend refused a write.
+    """
+    documents, skipped, single_file = await asyncio.to_thread(_load, path)
+    prune = prune and not single_file
+
+    report = IngestReport(skipped=skipped)
+    incremental = isinstance(backend, DocumentIndex)
+    known = await backend.adocument_hashes() if incremental else {}  # type: ignore[attr-defined]
+    changed: list[SourceDocument] = []
+    for document in documents:
+        previous = known.get(document.doc_id)
+        if previous is None:
+            report.added.append(document.doc_id)
+        elif previous != document.content_hash:
+            report.updated.append(document.doc_id)
+        else:
+            report.unchanged.append(document.doc_id)
+            continue
+        changed.append(document)
+
+    total = len(changed)
+    for start in range(0, total, BATCH_DOCUMENTS):
+        batch = changed[start : start + BATCH_DOCUMENTS]
+        if incremental:
+            await backend.areplace_documents(batch)  # type: ignore[attr-defined]
+        else:
+            await backend.adelete_documents([d.doc_id for d in batch])
+            await backend.aupsert([c for d in batch for c in d.chunks])
+        report.chunks += sum(len(d.chunks) for d in batch)
+        if on_progress is not None:
+            on_progress(min(start + BATCH_DOCUMENTS, total), total)
+
+    if prune and incremental:
+        present = {d.doc_id for d in documents} | set(skipped)
+        report.deleted = sorted(set(known) - present)
+        if report.deleted:
+            await backend.adelete_documents(report.deleted)
+
+    logger.info("ingested %s: %s", path, report.summary())
+    return report
+
+
+def _load(path: Path) -> tuple[list[SourceDocument], list[str], bool]:
+    root, files = _collect(path)
+    documents, skipped = _parse_all(root, files, _read_sources(root))
+    return documents, skipped, path.is_file()
+
+
+def _collect(path: Path) -> tuple[Path, list[Path]]:
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file or folder")
+    if path.is_file():
+        if path.suffix.lower() not in SUFFIXES:
+            raise InvalidInput(
+                f"{path}: not an article; expected one of {', '.join(sorted(SUFFIXES))}"
+            )
+        return path.parent, [path]
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUFFIXES
+        and p.name != SOURCES_FILE
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+    if not files:
+        raise InvalidInput(f"{path}: holds no articles (.md, .html or .txt files)")
+    return path, files
+
+
+def _read_sources(root: Path) -> dict[str, str]:
+    try:
+        text = (root / SOURCES_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    return dict(_SOURCE_ROW.findall(text))
+
+
+def _parse_all(
+    root: Path, files: list[Path], sources: dict[str, str]
+) -> tuple[list[SourceDocument], list[str]]:
+    documents, skipped = [], []
+    for file in files:
+        doc_id = file.relative_to(root).as_posix()
+        try:
+            raw = file.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            logger.warning("cannot read %s: %s", file, exc)
+            skipped.append(doc_id)
+            continue
+        document = parse_document(raw, doc_id, source=sources.get(doc_id))
+        if not document.chunks:
+            skipped.append(doc_id)
+            continue
+        documents.append(document)
+    return documents, skipped
