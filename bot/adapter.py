@@ -1,0 +1,220 @@
+"""The only module that knows the Bot Framework SDK (``botbuilder``).
+
+It builds the ``CloudAdapter`` and its authentication from our settings,
+validates inbound tokens, and runs a ``TeamsActivityHandler`` that hands each
+activity to :class:`bot.handler.TurnHandler` as our own types. A host on
+another SDK replaces this module and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+from botbuilder.schema import Activity, ActivityTypes, Entity
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    ServiceClientCredentialsFactory,
+)
+
+from bot import replies
+from bot.handler import InvokeResult, TurnHandler, new_correlation_id
+from bot.inbound import Inbound
+from tools.errors import ConfigError, InvalidInput
+from tools.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_INBOUND = "helpdesk.inbound"
+
+
+class _BotConfig:
+    """The attribute bag ``ConfigurationBotFrameworkAuthentication`` reads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.APP_ID = settings.app_id
+        self.APP_PASSWORD = (
+            settings.app_password.get_secret_value() if settings.app_password else None
+        )
+        self.APP_TYPE = settings.app_type
+        self.APP_TENANTID = settings.app_tenant_id
+        if settings.openid_metadata_url or settings.token_issuer:
+            if not settings.openid_metadata_url:
+                raise ConfigError(
+                    "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER is set without "
+                    "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL; set both or neither"
+                )
+            # Overriding the inbound side switches botbuilder to its
+            # parameterized mode, which then needs the outbound side spelled out.
+            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.openid_metadata_url
+            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = (
+                settings.token_issuer
+                or AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+            )
+            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = (
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+                + (settings.app_tenant_id or "botframework.com")
+            )
+            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = (
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+            )
+
+
+class _JsonEntity(Entity):
+    """An entity that keeps every property when serialised (citations, AI label).
+
+    botbuilder's ``Entity`` serialises only ``type`` and drops the rest.
+    """
+
+    _attribute_map = {  # noqa: RUF012 - msrest reads this class attribute
+        "type": {"key": "type", "type": "str"},
+        "additional_properties": {"key": "", "type": "{object}"},
+    }
+
+
+def to_sdk_activity(data: dict[str, Any]) -> Activity:
+    """Turn reply JSON (see :mod:`bot.replies`) into an SDK activity, losslessly."""
+    activity = Activity().deserialize(data)
+    entities = []
+    for raw in data.get("entities") or []:
+        entity = _JsonEntity(type=raw.get("type"))
+        entity.additional_properties = {k: v for k, v in raw.items() if k != "type"}
+        entities.append(entity)
+    activity.entities = entities or None
+    return activity
+
+
+class _ContextOutbox:
+    """An :class:`~bot.handler.Outbox` over the turn's context."""
+
+    def __init__(self, context: TurnContext) -> None:
+        self._context = context
+
+    async def send(self, activity: dict[str, Any]) -> None:
+        await self._context.send_activity(to_sdk_activity(activity))
+
+    async def typing(self) -> None:
+        await self._context.send_activity(Activity(type=ActivityTypes.typing))
+
+
+class _HelpdeskBot(TeamsActivityHandler):
+    """Hands messages, member additions and feedback to the handler."""
+
+    def __init__(self, handler: TurnHandler) -> None:
+        self._handler = handler
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        await self._dispatch(turn_context)
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        # Not the SDK's Teams dispatch: it fetches each new member's profile
+        # from the connector, which this bot does not need.
+        await self._dispatch(turn_context)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        if turn_context.activity.name == "message/submitAction":
+            result = await self._dispatch(turn_context)
+            result = result or InvokeResult(200, {})
+            return InvokeResponse(status=result.status, body=result.body)
+        return await super().on_invoke_activity(turn_context)
+
+    async def _dispatch(self, turn_context: TurnContext) -> InvokeResult | None:
+        inbound: Inbound = turn_context.turn_state[_INBOUND]
+        return await self._handler.handle(inbound, _ContextOutbox(turn_context))
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedActivity:
+    """An activity whose token has been checked, ready to run."""
+
+    activity: Activity
+    auth: AuthenticateRequestResult
+
+
+class BotHost:
+    """The SDK adapter, configured from settings, around our handler.
+
+    Args:
+        settings: app id, password, tenant and type, and the OpenID overrides.
+        handler: the behaviour.
+        credentials_factory: overrides how outbound tokens are obtained
+            (botbuilder's own public option; tests pass a fixed-token one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        handler: TurnHandler,
+        *,
+        credentials_factory: ServiceClientCredentialsFactory | None = None,
+    ) -> None:
+        self.auth = ConfigurationBotFrameworkAuthentication(
+            _BotConfig(settings),
+            credentials_factory=credentials_factory,
+            logger=logger,
+        )
+        self.adapter = CloudAdapter(self.auth)
+        self.adapter.on_turn_error = self._on_turn_error
+        self._bot = _HelpdeskBot(handler)
+
+    async def authenticate(
+        self, body: dict[str, Any], auth_header: str | None
+    ) -> AuthenticatedActivity:
+        """Check the caller's token for this activity.
+
+        Raises:
+            InvalidInput: the body cannot be read as an activity.
+            PermissionError: the token is missing, malformed, expired, for
+                another bot, or not signed by a channel key.
+        """
+        try:
+            activity = Activity().deserialize(body)
+        except Exception as exc:  # msrest raises several unrelated types
+            raise InvalidInput(f"not a Bot Framework activity: {exc}") from exc
+
+        try:
+            result = await self.auth.authenticate_request(activity, auth_header)
+        except PermissionError:
+            raise
+        except Exception as exc:  # PyJWT errors, unknown key ids, bad schemes
+            raise PermissionError(f"token rejected: {exc}") from exc
+        return AuthenticatedActivity(activity, result)
+
+    async def run(
+        self, checked: AuthenticatedActivity, inbound: Inbound
+    ) -> InvokeResult | None:
+        """Run the turn; returns the invoke answer for invoke activities."""
+
+        async def logic(context: TurnContext) -> None:
+            context.turn_state[_INBOUND] = inbound
+            await self._bot.on_turn(context)
+
+        response = await self.adapter.process_activity(
+            checked.auth, checked.activity, logic
+        )
+        if response is None:
+            return None
+        return InvokeResult(response.status, response.body)
+
+    async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        correlation_id = new_correlation_id()
+        logger.error(
+            "unhandled turn error [%s] activity %s",
+            correlation_id,
+            context.activity.id,
+            exc_info=error,
+        )
+        try:
+            await context.send_activity(
+                to_sdk_activity(replies.text_activity(replies.apology(correlation_id)))
+            )
+        except Exception:
+            logger.exception("could not send the apology [%s]", correlation_id)

@@ -1,0 +1,179 @@
+"""The aiohttp application: ``/api/messages``, health and readiness.
+
+:func:`create_app` is the factory; its cleanup context opens the services and
+the copilot for the app's lifetime and closes them (and any turn still running
+in the background) at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from aiohttp import web
+
+from bot.adapter import BotHost
+from bot.handler import TurnHandler
+from bot.inbound import parse_activity
+from bot.tasks import TaskOwner
+from tools.db import ping
+from tools.errors import InvalidInput
+from tools.services import Services, open_services
+from tools.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+READINESS_TIMEOUT_S = 5.0
+MAX_BODY_BYTES = 1024 * 1024
+
+SERVICES_KEY = web.AppKey("services", Services)
+HANDLER_KEY = web.AppKey("handler", TurnHandler)
+HOST_KEY = web.AppKey("host", BotHost)
+TASKS_KEY = web.AppKey("tasks", TaskOwner)
+SETTINGS_KEY = web.AppKey("settings", Settings)
+
+CopilotFactory = Callable[[Settings, Services], AbstractAsyncContextManager[Any]]
+ServicesFactory = Callable[[Settings], AbstractAsyncContextManager[Services]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    services_factory: ServicesFactory | None = None,
+    copilot_factory: CopilotFactory | None = None,
+    credentials_factory: Any = None,
+) -> web.Application:
+    """Build the bot's web application.
+
+    Args:
+        settings: the process settings.
+        services_factory: opens the back-end services; defaults to
+            :func:`tools.services.open_services`.
+        copilot_factory: opens the copilot; defaults to
+            :func:`agent.runner.open_copilot` (tests pass a fake).
+        credentials_factory: a botbuilder ``ServiceClientCredentialsFactory``
+            for outbound tokens; defaults to the app id and password.
+
+    Returns:
+        The application; run it with ``aiohttp.web.run_app`` or a test server.
+    """
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS_KEY] = settings
+    app[TASKS_KEY] = TaskOwner()
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        if copilot_factory is None:
+            from agent.runner import open_copilot as factory
+        else:
+            factory = copilot_factory
+        if not settings.local_mode and not settings.allowed_tenants:
+            logger.warning(
+                "HELPDESK_ALLOWED_TENANTS is empty: any Entra tenant may use this bot"
+            )
+        open_all = services_factory or open_services
+        async with (
+            open_all(settings) as services,
+            factory(settings, services) as copilot,
+        ):
+            handler = TurnHandler(settings, services.db, copilot)
+            app[SERVICES_KEY] = services
+            app[HANDLER_KEY] = handler
+            app[HOST_KEY] = BotHost(
+                settings, handler, credentials_factory=credentials_factory
+            )
+            try:
+                yield
+            finally:
+                await app[TASKS_KEY].aclose()
+
+    app.cleanup_ctx.append(lifetime)
+    app.router.add_post("/api/messages", _messages)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    return app
+
+
+def _is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _messages(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    if settings.local_mode and not _is_loopback(request.remote):
+        logger.warning("refused unsigned call from %s in local mode", request.remote)
+        return _error(401, "local mode accepts unsigned calls from loopback only")
+
+    try:
+        body = json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "the request body is not valid JSON")
+    try:
+        inbound = parse_activity(body)
+    except InvalidInput as exc:
+        return _error(400, str(exc))
+
+    host = request.app[HOST_KEY]
+    try:
+        checked = await host.authenticate(body, request.headers.get("Authorization"))
+    except InvalidInput as exc:
+        return _error(400, str(exc))
+    except PermissionError as exc:
+        logger.warning("unauthorised activity %s: %s", inbound.activity_id, exc)
+        return _error(401, "unauthorised")
+
+    turn = request.app[TASKS_KEY].spawn(
+        host.run(checked, inbound), name=f"turn-{inbound.activity_id or 'noid'}"
+    )
+    done, _ = await asyncio.wait({turn}, timeout=settings.turn_deadline_s)
+    if turn not in done:
+        # Teams re-sends after ~15 s; answer now and reply when the turn ends.
+        logger.info(
+            "activity %s passed the %.1f s deadline; finishing in the background",
+            inbound.activity_id,
+            settings.turn_deadline_s,
+        )
+        return web.Response(status=200)
+    if turn.exception() is not None:
+        return web.Response(status=200)  # already logged; a 5xx would re-send
+    result = turn.result()
+    if result is None:
+        return web.Response(status=200)
+    return web.json_response(result.body, status=result.status)
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    services = request.app.get(SERVICES_KEY)
+    if services is None:
+        return _error(503, "starting")
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_S):
+            async with services.db.connect() as conn:
+                await ping(conn)
+    except Exception as exc:
+        logger.warning("not ready: database: %s", exc)
+        return _error(503, f"database unavailable: {type(exc).__name__}")
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_S):
+            chunks = await services.knowledge.acount()
+    except Exception as exc:
+        logger.warning("not ready: knowledge index: %s", exc)
+        return _error(503, f"knowledge index unavailable: {type(exc).__name__}")
+    return web.json_response({"status": "ready", "knowledge_chunks": chunks})

@@ -1,0 +1,123 @@
+"""What the bot says: reply activities as Bot Framework JSON, and its fixed lines.
+
+Model answers carry Teams' AI label and feedback buttons, and their sources as
+citation entities (a schema.org ``Message`` with a list of ``Claim``), so that
+Teams shows ``[1]`` as a pop-up with the article's title, excerpt and link.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.runner import Citation, TurnReply
+
+_ABSTRACT_MAX = 300
+"""Teams truncates longer citation abstracts; cut at a word before it does."""
+_NAME_MAX = 80
+
+AI_ENTITY_TYPE = "https://schema.org/Message"
+
+
+def answer_activity(reply: TurnReply) -> dict[str, Any]:
+    """Render an agent reply as a message activity.
+
+    Args:
+        reply: the agent's text and citations.
+
+    Returns:
+        Activity JSON with the AI label (when model-written), citation
+        entities for the ``[n]`` markers, and ``feedbackLoopEnabled``.
+    """
+    entity: dict[str, Any] = {
+        "type": AI_ENTITY_TYPE,
+        "@type": "Message",
+        "@context": "https://schema.org",
+        "@id": "",
+    }
+    if reply.ai_generated:
+        entity["additionalType"] = ["AIGeneratedContent"]
+    if reply.citations:
+        entity["citation"] = [_claim(c) for c in reply.citations]
+    return {
+        "type": "message",
+        "text": reply.text,
+        "textFormat": "markdown",
+        "entities": [entity],
+        "channelData": {"feedbackLoopEnabled": True},
+    }
+
+
+def _claim(citation: Citation) -> dict[str, Any]:
+    appearance: dict[str, Any] = {
+        "@type": "DigitalDocument",
+        "name": _shorten(citation.title or citation.source, _NAME_MAX),
+        "abstract": _shorten(citation.snippet, _ABSTRACT_MAX),
+    }
+    if citation.url:
+        appearance["url"] = citation.url
+    return {"@type": "Claim", "position": citation.position, "appearance": appearance}
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def text_activity(text: str) -> dict[str, Any]:
+    """A plain message from the bot itself (not model-written)."""
+    return {"type": "message", "text": text}
+
+
+def greeting(bot_name: str, user_name: str | None = None) -> str:
+    """What the bot says when it is added to a chat."""
+    hello = f"Hi {user_name.split()[0]}!" if user_name else "Hi!"
+    return (
+        f"{hello} I'm {bot_name}, the IT help desk assistant. I can answer IT "
+        "questions from the help desk articles, reset a password or unlock an "
+        "account, request software and equipment, open and follow up tickets, "
+        "and bring in a person from support when you need one. Just tell me "
+        "what's wrong in a sentence."
+    )
+
+
+def describe_in_words(*, has_image: bool) -> str:
+    """The answer to an empty, emoji-only or image-only message."""
+    if has_image:
+        return (
+            "I can't read images yet. Please describe the problem in words, "
+            "for example what you were doing and the exact error message. "
+            "If the screenshot helps, I can attach it to a ticket afterwards."
+        )
+    return (
+        "Please describe the problem in words, for example what you were doing "
+        "and the exact error message. If you have a screenshot, it can go on "
+        "a ticket afterwards."
+    )
+
+
+def card_choice_unusable() -> str:
+    """The answer to a card submit the bot cannot act on."""
+    return (
+        "I couldn't use that choice: the card may be out of date or its data "
+        "didn't arrive. Please tell me again in words what you'd like to do."
+    )
+
+
+def tenant_refused(company_name: str) -> str:
+    """The answer to someone from an organisation this help desk does not serve."""
+    return (
+        f"Sorry, this help desk only serves {company_name} employees, and your "
+        "organisation isn't set up to use it. Please contact your own IT support."
+    )
+
+
+def apology(correlation_id: str, user_message: str | None = None) -> str:
+    """The answer when a turn fails; the id lets support find the log line."""
+    first = user_message or "Sorry, something went wrong on my side."
+    return (
+        f"{first} If it keeps happening, tell IT support this reference: "
+        f"{correlation_id}."
+    )

@@ -1,0 +1,88 @@
+"""The bot on a loopback port with a fake copilot, and a client that talks to it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from fakes.bot_services import FakeKnowledge, services_factory
+from fakes.copilot import FakeCopilot, copilot_factory
+
+from bot.app import TASKS_KEY, create_app
+from bot.chat import ChatUser, message_activity
+from bot.connector import LocalConnector
+from tools.settings import Settings
+
+
+@dataclass
+class RunningBot:
+    """A started app, its HTTP address and what it replies through."""
+
+    app: web.Application
+    url: str
+    http: aiohttp.ClientSession
+    connector: LocalConnector
+    copilot: FakeCopilot
+    user: ChatUser = field(default_factory=ChatUser)
+    conversation_id: str = field(default_factory=lambda: f"a:{uuid.uuid4().hex}")
+
+    def activity(self, text: str | None = "hello", **options: Any) -> dict[str, Any]:
+        options.setdefault("user", self.user)
+        options.setdefault("conversation_id", self.conversation_id)
+        return message_activity(service_url=self.connector.url, text=text, **options)
+
+    async def post(
+        self, activity: Any, *, headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        data = activity if isinstance(activity, (bytes, str)) else None
+        async with self.http.post(
+            self.url + "/api/messages",
+            json=None if data is not None else activity,
+            data=data,
+            headers=headers
+            or ({} if data is None else {"Content-Type": "application/json"}),
+        ) as response:
+            return response.status, await response.text()
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        async with self.http.get(self.url + path) as response:
+            return response.status, await response.json()
+
+    async def settle(self) -> None:
+        """Wait for turns still running in the background."""
+        await self.app[TASKS_KEY].join(wait_s=30)
+
+
+@asynccontextmanager
+async def run_bot(
+    settings: Settings,
+    connector: LocalConnector,
+    copilot: FakeCopilot | None = None,
+    *,
+    knowledge: FakeKnowledge | None = None,
+    credentials_factory: Any = None,
+) -> AsyncIterator[RunningBot]:
+    """Start the bot with the fake copilot on a free loopback port."""
+    copilot = copilot or FakeCopilot()
+    app = create_app(
+        settings,
+        services_factory=services_factory(knowledge),
+        copilot_factory=copilot_factory(copilot),
+        credentials_factory=credentials_factory,
+    )
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    timeout = aiohttp.ClientTimeout(total=30)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            yield RunningBot(
+                app, str(server.make_url("")).rstrip("/"), http, connector, copilot
+            )
+    finally:
+        await server.close()

@@ -1,0 +1,63 @@
+"""Services for host tests: the real app database, a tiny in-memory knowledge base.
+
+The embedded search engine belongs to another part of the product; the host
+only needs ``acount()`` for readiness, so a small fake stands in for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from tools.db import create_engine, upgrade
+from tools.errors import BackendUnavailable
+from tools.knowledge.base import Chunk, Passage
+from tools.registry import ToolRegistry
+from tools.services import Services
+from tools.settings import Settings
+
+
+@dataclass
+class FakeKnowledge:
+    """A knowledge backend with a fixed number of chunks; can be made to fail."""
+
+    chunks: int = 3
+    down: bool = False
+
+    async def asearch(self, query: str, *, top: int = 5) -> list[Passage]:
+        return []
+
+    async def aupsert(self, chunks: list[Chunk]) -> None:
+        self.chunks += len(chunks)
+
+    async def adelete_documents(self, doc_ids: list[str]) -> None:
+        pass
+
+    async def acount(self) -> int:
+        if self.down:
+            raise BackendUnavailable("fake knowledge index is down")
+        return self.chunks
+
+    async def aclose(self) -> None:
+        pass
+
+
+def services_factory(knowledge: FakeKnowledge | None = None):
+    """A ``services_factory`` for :func:`bot.app.create_app`: real DB, fake KB."""
+
+    @asynccontextmanager
+    async def factory(settings: Settings) -> AsyncIterator[Services]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings)
+        try:
+            await upgrade(engine)
+            services = Services(
+                settings, engine, knowledge or FakeKnowledge(), ToolRegistry(None)
+            )
+            services.registry.services = services
+            yield services
+        finally:
+            await engine.dispose()
+
+    return factory

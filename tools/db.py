@@ -1,0 +1,283 @@
+"""The app database: engine factory, migrations, and the bot's small repository.
+
+SQLite (embedded default) runs through ``aiosqlite`` in WAL mode with a busy
+timeout; Postgres runs through ``asyncpg``. The schema lives in Alembic
+migrations under ``tools/migrations`` and :func:`upgrade` applies them.
+
+Warning:
+    SQLite serialises writers. Two processes on one file work (a busy writer
+    waits up to :data:`SQLITE_BUSY_TIMEOUT_MS`), but several replicas behind a
+    load balancer need Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tools.errors import BackendUnavailable
+from tools.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+"""How long a SQLite writer waits for another one before giving up."""
+POSTGRES_CONNECT_TIMEOUT_S = 10.0
+MIGRATION_LOCK_TIMEOUT_S = 120.0
+"""How long a process waits for another one that is migrating the schema."""
+_MIGRATION_LOCK_KEY = 0x4845_4C50  # "HELP": the Postgres advisory lock id
+_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+metadata = sa.MetaData()
+
+processed_activities = sa.Table(
+    "processed_activities",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_processed_activities_received_at", "received_at"),
+)
+"""Activity ids already handled (dedupe of Teams re-sends), shared by replicas."""
+
+conversation_references = sa.Table(
+    "conversation_references",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(128), nullable=False),
+    sa.Column("user_object_id", sa.String(256), nullable=False),
+    sa.Column("conversation_id", sa.String(512), nullable=False),
+    sa.Column("reference", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint(
+        "tenant_id", "user_object_id", "conversation_id", name="uq_conversation_ref"
+    ),
+)
+"""Where to reach a user proactively: the Bot Framework conversation reference."""
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Create the async engine of the app database.
+
+    Args:
+        settings: gives ``app_database_url``.
+
+    Returns:
+        An engine; SQLite connections get WAL mode, a busy timeout and
+        foreign keys on every connect.
+    """
+    url = settings.app_database_url
+    if url.startswith("sqlite"):
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_S},
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _alembic_config(connection: Any) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _run_upgrade(sync_connection: Any, revision: str) -> None:
+    command.upgrade(_alembic_config(sync_connection), revision)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema up to ``revision``; safe when several processes start at once.
+
+    Postgres serialises migrators with an advisory lock held for the migration's
+    transaction; SQLite with an exclusive file lock beside the database file.
+
+    Raises:
+        BackendUnavailable: the database cannot be reached or stays locked.
+    """
+    if engine.dialect.name == "sqlite":
+        lock_path = _sqlite_lock_path(engine)
+        lock = await asyncio.wait_for(
+            asyncio.to_thread(_acquire_file_lock, lock_path),
+            timeout=MIGRATION_LOCK_TIMEOUT_S,
+        )
+        try:
+            await _upgrade_in_transaction(engine, revision)
+        finally:
+            lock.close()  # closing the file releases the lock
+        return
+
+    await _upgrade_in_transaction(engine, revision, advisory_lock=True)
+
+
+async def _upgrade_in_transaction(
+    engine: AsyncEngine, revision: str, *, advisory_lock: bool = False
+) -> None:
+    try:
+        async with engine.connect() as conn:
+            if advisory_lock:
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": _MIGRATION_LOCK_KEY},
+                )
+            await conn.run_sync(_run_upgrade, revision)
+            await conn.commit()
+    except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise BackendUnavailable(f"app database migration failed: {exc}") from exc
+    logger.info("app database at revision %s", revision)
+
+
+def _sqlite_lock_path(engine: AsyncEngine) -> Path | None:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    return Path(database).with_name(Path(database).name + ".migrate.lock")
+
+
+def _acquire_file_lock(path: Path | None) -> Any:
+    if path is None:
+        return _NoLock()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+class _NoLock:
+    def close(self) -> None:
+        pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def claim_activity(engine: AsyncEngine, key: str) -> bool:
+    """Record ``key`` as handled; True only for the first claimant anywhere.
+
+    The unique key makes this atomic across processes and replicas that share
+    the database.
+
+    Args:
+        engine: the app database.
+        key: tenant + conversation + activity id (or another once-only key).
+
+    Returns:
+        True when this call inserted the key, False when it was already there.
+    """
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                processed_activities.insert().values(key=key, received_at=_now())
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def prune_activities(
+    engine: AsyncEngine, *, older_than: timedelta, prefix: str = ""
+) -> int:
+    """Forget handled activity keys older than ``older_than``.
+
+    Args:
+        engine: the app database.
+        older_than: age past which Teams no longer re-sends (hours suffice).
+        prefix: only keys starting with this (keeps once-only markers).
+
+    Returns:
+        The number of keys removed.
+    """
+    cutoff = _now() - older_than
+    statement = processed_activities.delete().where(
+        processed_activities.c.received_at < cutoff
+    )
+    if prefix:
+        statement = statement.where(processed_activities.c.key.startswith(prefix))
+    async with engine.begin() as conn:
+        result = await conn.execute(statement)
+    return int(result.rowcount or 0)
+
+
+async def save_reference(
+    engine: AsyncEngine,
+    *,
+    tenant_id: str,
+    user_object_id: str,
+    conversation_id: str,
+    reference: dict[str, Any],
+) -> None:
+    """Insert or refresh the conversation reference of a user in a conversation."""
+    values = {
+        "tenant_id": tenant_id,
+        "user_object_id": user_object_id,
+        "conversation_id": conversation_id,
+        "reference": json.dumps(reference, sort_keys=True),
+        "updated_at": _now(),
+    }
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(conversation_references).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["tenant_id", "user_object_id", "conversation_id"],
+        set_={"reference": values["reference"], "updated_at": values["updated_at"]},
+    )
+    async with engine.begin() as conn:
+        await conn.execute(statement)
+
+
+async def get_reference(
+    engine: AsyncEngine,
+    *,
+    tenant_id: str,
+    user_object_id: str,
+    conversation_id: str | None = None,
+) -> dict[str, Any] | None:
+    """The stored reference, or the user's most recent one without a conversation.
+
+    Returns:
+        The reference as Bot Framework JSON, or None when none is stored.
+    """
+    table = conversation_references
+    query = (
+        sa.select(table.c.reference)
+        .where(table.c.tenant_id == tenant_id)
+        .where(table.c.user_object_id == user_object_id)
+        .order_by(table.c.updated_at.desc())
+        .limit(1)
+    )
+    if conversation_id is not None:
+        query = query.where(table.c.conversation_id == conversation_id)
+    async with engine.connect() as conn:
+        raw = (await conn.execute(query)).scalar_one_or_none()
+    return json.loads(raw) if raw is not None else None
+
+
+async def ping(conn: AsyncConnection) -> None:
+    """Run a trivial query (readiness checks)."""
+    await conn.execute(sa.text("SELECT 1"))

@@ -1,0 +1,1 @@
+"""Alembic migrations of the app database (applied by :func:`tools.db.upgrade`)."""
