@@ -1,0 +1,544 @@
+"""The offline model: a deterministic chat model that needs no LLM endpoint.
+
+It routes the employee's message to a bound tool by word overlap with each
+tool's name, description and example utterances; fills the tool's arguments
+from its JSON schema; and writes the final answer from the tool results:
+extractive answers with ``[n]`` citations from knowledge passages, plain
+confirmations from other tools. It never invents facts and says that it is
+the offline assistant. Same messages and tools in, same message out.
+
+It reads only the employee's own messages to decide what to call: text in
+tool results and passages never triggers a tool.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import Stemmer
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field
+
+OFFLINE_MODEL_NAME = "helpdesk-offline"
+OFFLINE_FLAG = "helpdesk_offline"
+"""``response_metadata`` key set on every message the offline model writes."""
+PENDING_KEY = "helpdesk_pending_tool"
+"""``response_metadata`` key of a question asked for a missing argument."""
+OFFLINE_NOTE = "(Answered by the offline assistant.)"
+
+NOTHING_FOUND = (
+    "I couldn't find anything about that in the knowledge base. Try "
+    "rephrasing it with the exact error message or the app's name, or ask me "
+    "to get you a person from IT support."
+)
+
+_ROUTE_THRESHOLD = 0.25
+_MIN_COVERAGE = 0.34
+_MAX_UNITS = 3
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_FREE_TEXT_PARAMS = frozenset(
+    {
+        "query",
+        "question",
+        "q",
+        "text",
+        "search",
+        "description",
+        "details",
+        "issue",
+        "problem",
+        "message",
+        "summary",
+        "request",
+    }
+)
+_STOPWORDS = _wordset(
+    """a an the i me my mine we our you your it its is are was were be been am
+    do does did doing to of in on at for from by with about into over as and or
+    but if so not no can could would should will shall may might must have has
+    had how what when where which who whom why this that these those there here
+    please pls hi hello hey just got some any like also up out
+    im i'm ive i've cant can't dont don't"""
+)
+_SMALL_TALK = _wordset(
+    """hi hello hey hiya morning afternoon evening good thanks thank you ty
+    cheers bye goodbye ok okay great cool help me what can do who are there
+    please much lot a so the"""
+)
+_THANKS = frozenset({"thanks", "thank", "ty", "cheers"})
+_BYE = frozenset({"bye", "goodbye"})
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_NUMBER = re.compile(r"\b\d+\b")
+
+
+class OfflineChatModel(BaseChatModel):
+    """A deterministic, tool-calling chat model that runs with no network.
+
+    Warning:
+        It answers only from tool results with word overlap, so it cannot
+        reason, combine sources or follow up beyond one missing argument.
+        Replies are marked offline so the employee knows.
+    """
+
+    tools: list[Any] = Field(default_factory=list)
+    """The bound tools: BaseTool objects (their metadata carries examples) or
+    OpenAI-style dicts."""
+
+    @property
+    def _llm_type(self) -> str:
+        return OFFLINE_MODEL_NAME
+
+    def bind_tools(
+        self,
+        tools: Sequence[Any],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> OfflineChatModel:
+        """Return a copy of this model that may call ``tools``.
+
+        Args:
+            tools: BaseTool objects or OpenAI-style tool dicts.
+            tool_choice: ignored; the model calls a tool only when one fits.
+            **kwargs: ignored.
+        """
+        return self.model_copy(update={"tools": list(tools)})
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.respond(messages))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.respond(messages))])
+
+    def respond(self, messages: Sequence[BaseMessage]) -> AIMessage:
+        """Decide the next message: a tool call, a question or an answer.
+
+        Args:
+            messages: the conversation as the model would see it.
+        """
+        tools = [_ToolInfo.of(tool) for tool in self.tools]
+        last_human = _last_index(messages, HumanMessage)
+        if last_human is None:
+            return _reply(_capabilities("Hello!", tools))
+        turn = messages[last_human + 1 :]
+        results = [m for m in turn if isinstance(m, ToolMessage)]
+        text = _text(messages[last_human]).strip()
+
+        if results:
+            return _reply(_answer_from_results(text, results))
+
+        words = _WORD.findall(text.lower())
+        if words and set(words) <= _SMALL_TALK:
+            return _reply(_small_talk(set(words), tools))
+
+        pending = _pending_before(messages, last_human)
+        if pending is not None:
+            follow_up = _follow_up(pending, text, tools, len(messages))
+            if follow_up is not None:
+                return follow_up
+
+        tool = _route(text, tools)
+        if tool is None:
+            if not _terms(text):
+                return _reply(_capabilities("I'm not sure what you need.", tools))
+            return _reply(
+                "I can't look that up right now. Please ask me to get you a "
+                "person from IT support."
+            )
+        args, missing = _fill_arguments(tool, text)
+        if missing:
+            return _ask_for(tool, args, missing)
+        return _call(tool, args, len(messages))
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolInfo:
+    name: str
+    description: str
+    examples: tuple[str, ...]
+    schema: dict[str, Any]
+
+    @classmethod
+    def of(cls, tool: Any) -> _ToolInfo:
+        function = convert_to_openai_tool(tool)["function"]
+        if isinstance(tool, BaseTool):
+            examples = (tool.metadata or {}).get("examples") or []
+        else:
+            examples = tool.get("examples") or (tool.get("metadata") or {}).get(
+                "examples", []
+            )
+        return cls(
+            name=function["name"],
+            description=function.get("description") or "",
+            examples=tuple(str(e) for e in examples),
+            schema=function.get("parameters") or {},
+        )
+
+    @property
+    def properties(self) -> dict[str, dict[str, Any]]:
+        return self.schema.get("properties") or {}
+
+    @property
+    def is_search(self) -> bool:
+        query = self.properties.get("query") or {}
+        named = "search" in self.name or "knowledge" in self.name
+        return named and query.get("type", "string") == "string"
+
+    @property
+    def summary(self) -> str:
+        first = _SENTENCE_END.split(self.description.strip(), maxsplit=1)[0]
+        return first.rstrip(".")
+
+
+# -- routing -----------------------------------------------------------------
+
+
+def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
+    query = set(_terms(text))
+    if not query:
+        return None
+    scored = sorted(
+        ((_score(query, text, tool), tool.name, tool) for tool in tools),
+        key=lambda item: (-item[0], item[1]),
+    )
+    if scored and scored[0][0] >= _ROUTE_THRESHOLD:
+        return scored[0][2]
+    return next((tool for tool in tools if tool.is_search), None)
+
+
+def _score(query: set[str], text: str, tool: _ToolInfo) -> float:
+    example = max(
+        (_similarity(query, set(_terms(e))) for e in tool.examples), default=0.0
+    )
+    description = len(query & set(_terms(tool.description))) / len(query)
+    name_terms = set(_terms(tool.name.replace("_", " ")))
+    name = len(query & name_terms) / len(name_terms) if name_terms else 0.0
+    # Naming a catalogue entry ("Visio") is strong evidence on its own.
+    enum_bonus = 0.0
+    for spec in tool.properties.values():
+        if spec.get("enum") and _match_enum(spec["enum"], text) is not None:
+            enum_bonus = _ROUTE_THRESHOLD
+    return 0.6 * example + 0.25 * description + 0.15 * name + enum_bonus
+
+
+def _similarity(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / math.sqrt(len(a) * len(b))
+
+
+# -- arguments ----------------------------------------------------------------
+
+
+def _fill_arguments(tool: _ToolInfo, text: str) -> tuple[dict[str, Any], list[str]]:
+    numbers = [int(n) for n in _NUMBER.findall(text)]
+    args: dict[str, Any] = {}
+    for name, spec in tool.properties.items():
+        value = _value_for(name, spec, text, numbers)
+        if value is not None:
+            args[name] = value
+    required = tool.schema.get("required") or []
+    return args, [name for name in required if name not in args]
+
+
+def _value_for(name: str, spec: dict[str, Any], text: str, numbers: list[int]) -> Any:
+    kind = spec.get("type")
+    if spec.get("enum"):
+        return _match_enum(spec["enum"], text)
+    if kind in ("integer", "number"):
+        return numbers.pop(0) if numbers else None
+    if kind == "string" and _is_free_text(name, spec):
+        return text.strip() or None
+    return None
+
+
+def _is_free_text(name: str, spec: dict[str, Any]) -> bool:
+    described = str(spec.get("description", "")).lower()
+    return name.lower() in _FREE_TEXT_PARAMS or any(
+        word in described for word in ("query", "question", "describe", "in words")
+    )
+
+
+def _match_enum(options: Sequence[Any], text: str) -> Any:
+    words = _WORD.findall(text.lower())
+    tokens = [_WORD.findall(str(option).lower()) for option in options]
+    best: tuple[float, int] | None = None
+    for position, wanted in enumerate(tokens):
+        if not wanted:
+            continue
+        ratio = max(
+            (_ratio(" ".join(wanted), gram) for gram in _grams(words, len(wanted))),
+            default=0.0,
+        )
+        # A word only this option has ("visio", not "microsoft") names it too.
+        shared = {t for i, other in enumerate(tokens) if i != position for t in other}
+        for token in wanted:
+            if len(token) >= 4 and token not in shared:
+                ratio = max([ratio, *(_ratio(token, w) for w in words)])
+        if ratio >= 0.8 and (best is None or ratio > best[0]):
+            best = (ratio, position)
+    return options[best[1]] if best is not None else None
+
+
+def _grams(words: Sequence[str], size: int) -> set[str]:
+    return {
+        " ".join(words[i : i + n])
+        for n in {max(1, size - 1), size, size + 1}
+        for i in range(len(words) - n + 1)
+    }
+
+
+def _ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def _follow_up(
+    pending: dict[str, Any], text: str, tools: Sequence[_ToolInfo], size: int
+) -> AIMessage | None:
+    tool = next((t for t in tools if t.name == pending.get("tool")), None)
+    if tool is None:
+        return None
+    args = dict(pending.get("args") or {})
+    numbers = [int(n) for n in _NUMBER.findall(text)]
+    filled = False
+    for name in pending.get("missing") or []:
+        spec = tool.properties.get(name, {})
+        # The answer to "which one?" is the whole message, so any string fits.
+        value = _value_for(name, {"description": "in words", **spec}, text, numbers)
+        if value is not None:
+            args[name] = value
+            filled = True
+    if not filled:
+        return None
+    missing = [n for n in tool.schema.get("required") or [] if n not in args]
+    if missing:
+        return _ask_for(tool, args, missing)
+    return _call(tool, args, size)
+
+
+def _pending_before(
+    messages: Sequence[BaseMessage], last_human: int
+) -> dict[str, Any] | None:
+    if last_human == 0:
+        return None
+    previous = messages[last_human - 1]
+    if isinstance(previous, AIMessage):
+        pending = previous.response_metadata.get(PENDING_KEY)
+        if isinstance(pending, dict):
+            return pending
+    return None
+
+
+# -- answers -----------------------------------------------------------------
+
+
+def _answer_from_results(question: str, results: Sequence[ToolMessage]) -> str:
+    parts: list[str] = []
+    knowledge = [
+        r
+        for r in results
+        if isinstance(r.artifact, dict) and isinstance(r.artifact.get("passages"), list)
+    ]
+    # Only the newest search counts: its numbering is the one the answer cites.
+    latest = knowledge[-1] if knowledge else None
+    for result in results:
+        content = _text(result).strip()
+        if result is latest:
+            query = str(result.artifact.get("query") or question)
+            parts.append(_extractive(query, result.artifact["passages"]))
+        elif any(result is k for k in knowledge):
+            continue
+        elif result.status == "error" or content.startswith("Error:"):
+            reason = content.removeprefix("Error:").strip() or "it failed."
+            parts.append(f"I couldn't complete that ({result.name}): {reason}")
+        else:
+            parts.append(f"Done. {content}" if content else "Done.")
+    return "\n\n".join(parts)
+
+
+def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
+    wanted = set(_terms(query))
+    if not wanted or not passages:
+        return NOTHING_FOUND
+
+    chosen: list[tuple[float, int, int, str]] = []
+    for number, passage in enumerate(passages[:3], start=1):
+        text = str(passage.get("text") or "")
+        heading = f"{passage.get('title', '')} {passage.get('section', '')}"
+        coverage = len(wanted & set(_terms(f"{heading} {text}"))) / len(wanted)
+        if coverage < _MIN_COVERAGE:
+            continue
+        for order, unit in enumerate(_units(text)):
+            hits = len(wanted & set(_terms(unit)))
+            if hits:
+                bonus = 0.1 if "\n" in unit else 0.0
+                score = hits / len(wanted) + bonus - 0.05 * (number - 1)
+                chosen.append((score, number, order, unit))
+    if not chosen:
+        return NOTHING_FOUND
+
+    chosen.sort(key=lambda c: (-c[0], c[1], c[2]))
+    picked: list[tuple[float, int, int, str]] = []
+    per_passage: dict[int, int] = {}
+    for candidate in chosen:
+        if per_passage.get(candidate[1], 0) < 2:
+            picked.append(candidate)
+            per_passage[candidate[1]] = per_passage.get(candidate[1], 0) + 1
+        if len(picked) == _MAX_UNITS:
+            break
+
+    blocks = []
+    for number in sorted(per_passage):
+        units = sorted((c for c in picked if c[1] == number), key=lambda c: c[2])
+        body = (
+            "\n".join(u[3] for u in units)
+            if any("\n" in u[3] for u in units)
+            else " ".join(u[3] for u in units)
+        )
+        blocks.append(f"{body} [{number}]")
+    return "Here is what the knowledge base says:\n\n" + "\n\n".join(blocks)
+
+
+def _units(text: str) -> list[str]:
+    """Split a passage into sentences, keeping list steps together."""
+    units: list[str] = []
+    block: list[str] = []
+    paragraph: list[str] = []
+
+    def flush_paragraph() -> None:
+        if paragraph:
+            joined = " ".join(paragraph)
+            units.extend(s.strip() for s in _SENTENCE_END.split(joined) if s.strip())
+            paragraph.clear()
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if _LIST_ITEM.match(line):
+            if not block and paragraph and paragraph[-1].endswith(":"):
+                intro = paragraph.pop()
+                flush_paragraph()
+                block.append(intro)
+            else:
+                flush_paragraph()
+            block.append(line)
+            continue
+        if block:
+            units.append("\n".join(block))
+            block = []
+        if line:
+            paragraph.append(line)
+        else:
+            flush_paragraph()
+    if block:
+        units.append("\n".join(block))
+    flush_paragraph()
+    return units
+
+
+def _small_talk(words: set[str], tools: Sequence[_ToolInfo]) -> str:
+    if words & _THANKS:
+        return "You're welcome! Anything else I can help with?"
+    if words & _BYE:
+        return "Goodbye! Message me any time you need IT help."
+    return _capabilities("Hi! I'm the IT help desk assistant.", tools)
+
+
+def _capabilities(opening: str, tools: Sequence[_ToolInfo]) -> str:
+    if not tools:
+        return f"{opening} Tell me about your IT problem in a sentence."
+    lines = "\n".join(f"- {tool.summary}" for tool in tools)
+    return (
+        f"{opening} Here is what I can do:\n{lines}\n\n"
+        "Tell me about your problem or request in a sentence."
+    )
+
+
+def _ask_for(tool: _ToolInfo, args: dict[str, Any], missing: list[str]) -> AIMessage:
+    name = missing[0]
+    spec = tool.properties.get(name, {})
+    what = str(spec.get("description") or name.replace("_", " ")).rstrip(".")
+    question = f"To do that I need one more detail: {what[:1].lower()}{what[1:]}."
+    if spec.get("enum"):
+        options = ", ".join(str(o) for o in spec["enum"][:10])
+        question += f" Options: {options}."
+    pending = {"tool": tool.name, "args": args, "missing": missing}
+    return _reply(question, extra={PENDING_KEY: pending})
+
+
+def _call(tool: _ToolInfo, args: dict[str, Any], size: int) -> AIMessage:
+    key = json.dumps([tool.name, args, size], sort_keys=True, default=str)
+    call_id = "call_" + hashlib.sha256(key.encode()).hexdigest()[:20]
+    return AIMessage(
+        content="",
+        tool_calls=[{"name": tool.name, "args": args, "id": call_id}],
+        response_metadata={"model_name": OFFLINE_MODEL_NAME, OFFLINE_FLAG: True},
+    )
+
+
+def _reply(text: str, *, extra: dict[str, Any] | None = None) -> AIMessage:
+    return AIMessage(
+        content=f"{text}\n\n{OFFLINE_NOTE}",
+        response_metadata={
+            "model_name": OFFLINE_MODEL_NAME,
+            OFFLINE_FLAG: True,
+            **(extra or {}),
+        },
+    )
+
+
+# -- text --------------------------------------------------------------------
+
+
+def _terms(text: str) -> list[str]:
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    return Stemmer.Stemmer("english").stemWords(words)
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part if isinstance(part, str) else str(part.get("text", "")) for part in content
+    )
+
+
+def _last_index(messages: Sequence[BaseMessage], kind: type) -> int | None:
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], kind):
+            return index
+    return None

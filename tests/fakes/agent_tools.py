@@ -1,0 +1,230 @@
+"""Small tools and a tiny knowledge base for the agent's tests.
+
+The real search tool lives in ``tools/knowledge``; these stand-ins keep its
+contract (passages numbered ``[1]``, ``[2]``… in the text, and the same list
+in the artifact) so the agent's tests do not depend on it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.errors import BackendUnavailable, ToolError
+from tools.knowledge.base import Chunk, Passage
+from tools.registry import ToolContext, ToolManifest, ToolRegistry, ToolResult
+
+ARTICLES = [
+    Chunk(
+        chunk_id="vpn.md#0",
+        doc_id="vpn.md",
+        title="Connect to the company VPN",
+        section="Windows",
+        source="https://kb.example.com/vpn",
+        text=(
+            "The VPN lets you reach internal sites from home.\n"
+            "To connect on Windows:\n"
+            "1. Open the GlobalConnect app from the Start menu.\n"
+            "2. Enter vpn.example.com as the portal.\n"
+            "3. Sign in with your work account and approve the MFA prompt.\n"
+            "If the VPN disconnects every few minutes, switch to a wired network."
+        ),
+    ),
+    Chunk(
+        chunk_id="printer.md#0",
+        doc_id="printer.md",
+        title="Printer shows as offline",
+        section="",
+        source="printer.md",
+        text=(
+            "A printer shows as offline when your laptop lost its connection "
+            "to the print server. Restart the printer and wait two minutes. "
+            "Then remove the printer in Settings and add it again from "
+            "print.example.com. Toner and paper problems do not make a "
+            "printer offline."
+        ),
+    ),
+    Chunk(
+        chunk_id="password.md#0",
+        doc_id="password.md",
+        title="Change or reset your password",
+        section="Self-service",
+        source="https://kb.example.com/password",
+        text=(
+            "You can reset a forgotten password yourself at "
+            "passwordreset.example.com. Passwords expire every 90 days. "
+            "IT support will never ask you for your password."
+        ),
+    ),
+]
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower())) - {"the", "a", "my", "i", "to"}
+
+
+@dataclass
+class FakeKnowledge:
+    """An in-memory KnowledgeBackend scoring by shared words."""
+
+    chunks: list[Chunk] = field(default_factory=lambda: list(ARTICLES))
+    down: bool = False
+    queries: list[str] = field(default_factory=list)
+
+    async def asearch(self, query: str, *, top: int = 5) -> list[Passage]:
+        self.queries.append(query)
+        if self.down:
+            raise BackendUnavailable("fake knowledge is down")
+        wanted = _words(query)
+        scored = []
+        for chunk in self.chunks:
+            hits = len(wanted & _words(f"{chunk.title} {chunk.text}"))
+            if hits:
+                scored.append((hits, chunk))
+        scored.sort(key=lambda s: (-s[0], s[1].chunk_id))
+        return [
+            Passage(c.chunk_id, c.doc_id, c.title, c.section, c.source, c.text, s)
+            for s, c in scored[:top]
+        ]
+
+    async def aupsert(self, chunks: list[Chunk]) -> None:
+        self.chunks.extend(chunks)
+
+    async def adelete_documents(self, doc_ids: list[str]) -> None:
+        self.chunks = [c for c in self.chunks if c.doc_id not in doc_ids]
+
+    async def acount(self) -> int:
+        return len(self.chunks)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def search_impl(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    """Search the fake knowledge base; same output shape as the real tool."""
+    query = str(args["query"])
+    passages = await ctx.services.knowledge.asearch(query, top=3)
+    if not passages:
+        return ToolResult("No passages found.", {"query": query, "passages": []})
+    lines = [f"[{i}] {p.title}: {p.text}" for i, p in enumerate(passages, start=1)]
+    artifact = {
+        "query": query,
+        "passages": [
+            {
+                "chunk_id": p.chunk_id,
+                "doc_id": p.doc_id,
+                "title": p.title,
+                "section": p.section,
+                "source": p.source,
+                "text": p.text,
+                "score": p.score,
+            }
+            for p in passages
+        ],
+    }
+    return ToolResult("\n\n".join(lines), artifact)
+
+
+async def ticket_status_impl(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    number = int(args["ticket_number"])
+    if number == 404:
+        raise ToolError("no such ticket", user_message="There is no ticket 404.")
+    who = ctx.requester.name or ctx.requester.object_id
+    return ToolResult(f"Ticket INC{number:07d} for {who} is In progress.")
+
+
+async def software_impl(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    return ToolResult(f"Requested {args['software']}.")
+
+
+async def crash_impl(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    raise RuntimeError("bug in a tool")
+
+
+SEARCH = ToolManifest(
+    name="search_knowledge",
+    description=(
+        "Search the IT knowledge base for how-to articles and fixes. Call it for "
+        "any IT question or problem. Returns numbered passages [1], [2]."
+    ),
+    examples=[
+        "How do I connect to the VPN?",
+        "My printer is offline",
+        "Outlook keeps asking for my password",
+    ],
+    parameters={
+        "type": "object",
+        "properties": {"query": {"type": "string", "description": "The question."}},
+        "required": ["query"],
+    },
+)
+TICKET_STATUS = ToolManifest(
+    name="ticket_status",
+    description=(
+        "Look up the state of one of the employee's help desk tickets by its "
+        "number. Returns the ticket's state."
+    ),
+    examples=[
+        "What is the status of my ticket?",
+        "Any update on ticket 1234?",
+        "Check my incident",
+    ],
+    parameters={
+        "type": "object",
+        "properties": {
+            "ticket_number": {
+                "type": "integer",
+                "description": "The ticket number, e.g. 1234.",
+            }
+        },
+        "required": ["ticket_number"],
+    },
+)
+REQUEST_SOFTWARE = ToolManifest(
+    name="request_software",
+    description=(
+        "Request a licensed application from the software catalogue for the "
+        "employee. Needs approval. Returns the request number."
+    ),
+    examples=["I need Visio", "Can I get Adobe Acrobat?", "Install Project for me"],
+    parameters={
+        "type": "object",
+        "properties": {
+            "software": {
+                "type": "string",
+                "description": "Which application",
+                "enum": ["Microsoft Visio", "Microsoft Project", "Adobe Acrobat Pro"],
+            }
+        },
+        "required": ["software"],
+    },
+    side_effects=True,
+)
+CRASHING = ToolManifest(
+    name="crashing_tool",
+    description="A tool with a bug in it, used to test how crashes are reported.",
+    examples=["run the broken diagnostic"],
+)
+
+
+@dataclass
+class FakeServices:
+    """The parts of Services the agent touches."""
+
+    settings: Any
+    knowledge: FakeKnowledge
+    registry: ToolRegistry
+    db: Any = None
+
+
+def make_services(settings: Any, *, knowledge: FakeKnowledge | None = None) -> Any:
+    """A services object whose registry holds the fake tools above."""
+    registry = ToolRegistry(None)
+    services = FakeServices(settings, knowledge or FakeKnowledge(), registry)
+    registry.services = services
+    registry.register(SEARCH, search_impl)
+    registry.register(TICKET_STATUS, ticket_status_impl)
+    registry.register(REQUEST_SOFTWARE, software_impl)
+    registry.register(CRASHING, crash_impl)
+    return services
