@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BOT_PORT ?= 3978
+PLAYGROUND_PORT ?= 56150
 
 .PHONY: chat serve playground test test-fast lint typecheck bench eval clean
 
@@ -26,6 +28,31 @@ chat: $(STAMP)
 ## serve: run the bot on port 3978 for Teams or the Playground
 serve: $(STAMP)
 	$(BIN)/helpdesk serve --port 3978
+
+## playground: run the bot and the Microsoft 365 Agents Playground (a local Teams client)
+# The Playground opens a browser with xdg-open and exits at start without one;
+# where there is none it gets a no-op and prints its address instead.
+playground: $(STAMP) node_modules/.installed
+	@set -eu; \
+	noop=$$(mktemp -d); bot=; \
+	trap 'if [ -n "$$bot" ]; then kill $$bot 2>/dev/null || true; fi; rm -rf "$$noop"' EXIT; \
+	trap 'exit 130' INT TERM; \
+	if ! command -v xdg-open >/dev/null 2>&1; then \
+	  printf '#!/bin/sh\nexit 0\n' >"$$noop/xdg-open"; chmod +x "$$noop/xdg-open"; \
+	  export TEAMSAPPTESTER_BROWSER=none; \
+	fi; \
+	mkdir -p .helpdesk; \
+	echo ">> starting the bot on http://127.0.0.1:$(BOT_PORT)/api/messages"; \
+	$(BIN)/helpdesk serve --port $(BOT_PORT) & bot=$$!; \
+	tries=0; until $(BIN)/python -c 'import socket; socket.create_connection(("127.0.0.1", $(BOT_PORT)), 1).close()' 2>/dev/null; do \
+	  kill -0 $$bot 2>/dev/null || { echo "error: the bot exited; see its log above" >&2; exit 1; }; \
+	  tries=$$((tries + 1)); test $$tries -lt 120 || { echo "error: the bot did not listen on port $(BOT_PORT) within 60 s" >&2; exit 1; }; \
+	  sleep 0.5; \
+	done; \
+	echo ">> Playground on http://localhost:$(PLAYGROUND_PORT) (Ctrl-C stops both)"; \
+	PATH="$$noop:$$PATH" M365_AGENTS_PLAYGROUND_LOGFILE=.helpdesk/playground.log \
+	  node_modules/.bin/agentsplayground --disable-telemetry --channel-id msteams \
+	  --app-endpoint http://127.0.0.1:$(BOT_PORT)/api/messages --port $(PLAYGROUND_PORT)
 
 ## test: set up, then run every test
 test: $(STAMP) node_modules/.installed
