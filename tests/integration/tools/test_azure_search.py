@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 from aiohttp import web
-
 from fakes.azure_search import FakeSearchService
+
 from tools.errors import BackendUnavailable, ConfigError
 from tools.knowledge import open_backend
 from tools.knowledge.azure import AzureSearchKnowledge
