@@ -1,18 +1,33 @@
 """The one narrow call the host makes: run a turn for this requester in this thread.
 
-CONTRACT STUB: the agent layer fills in the body; the signatures and the reply
-types below are what ``bot/`` codes against and must stay as they are.
+The signatures and the reply types below are what ``bot/`` codes against.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphRecursionError
+from langgraph.graph.state import CompiledStateGraph
+
+from agent.checkpoint import open_checkpointer
+from agent.citations import apply_citations, passages_by_number
+from agent.graph import STEP_LIMIT_REPLY, build_graph
+from agent.models import GuardedModel, open_chat_model
+from agent.offline import OFFLINE_FLAG
+from agent.trimming import cancelled_results
 from tools.identity import Requester
 from tools.services import Services
 from tools.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +64,20 @@ def thread_id_for(requester: Requester, conversation_id: str) -> str:
 
 
 class Copilot:
-    """The compiled graph with its checkpointer, ready to run turns."""
+    """The compiled graph with its checkpointer, ready to run turns.
+
+    Args:
+        graph: the compiled agent graph, with a checkpointer.
+        settings: gives the step limit.
+        model: the guarded model the graph calls; tells whether it is offline.
+    """
+
+    def __init__(
+        self, graph: CompiledStateGraph, *, settings: Settings, model: GuardedModel
+    ) -> None:
+        self.graph = graph
+        self.settings = settings
+        self.model = model
 
     async def arun_turn(
         self, *, requester: Requester, conversation_id: str, text: str
@@ -59,11 +87,93 @@ class Copilot:
         Never raises for model or tool trouble: those end in a polite reply.
         Raises only for a broken checkpointer (the host apologises and logs).
         """
-        raise NotImplementedError
+        config = self.config_for(requester, conversation_id)
+        snapshot = await self.graph.aget_state(config)
+        history: list[BaseMessage] = list((snapshot.values or {}).get("messages", []))
+
+        human = HumanMessage(content=text, id=str(uuid.uuid4()))
+        inputs = {
+            "messages": [*cancelled_results(history), human],
+            "steps": 0,
+            "offline": False,
+        }
+        try:
+            state = await self.graph.ainvoke(inputs, config)
+        except GraphRecursionError:
+            # The model node ends turns at max_steps; this is the safety net.
+            logger.error("turn in %s ran past the recursion limit", conversation_id)
+            return TurnReply(text=STEP_LIMIT_REPLY, offline=self.model.is_offline)
+
+        turn = _after(state["messages"], human.id)
+        return _reply_from(
+            turn, offline=bool(state.get("offline")) or self.model.is_offline
+        )
+
+    def config_for(self, requester: Requester, conversation_id: str) -> RunnableConfig:
+        """The run config of a turn: its thread, and the requester tools act for.
+
+        Args:
+            requester: who the turn acts for (from the activity, never the model).
+            conversation_id: the host's conversation id.
+        """
+        return {
+            "configurable": {
+                "thread_id": thread_id_for(requester, conversation_id),
+                **requester.to_config(),
+            },
+            # Two graph steps per model call, plus the step-limit reply.
+            "recursion_limit": 2 * self.settings.max_steps + 4,
+        }
 
 
 @asynccontextmanager
-async def open_copilot(settings: Settings, services: Services) -> AsyncIterator[Copilot]:
+async def open_copilot(
+    settings: Settings, services: Services
+) -> AsyncIterator[Copilot]:
     """Open the checkpointer and the model, compile the graph, and yield a Copilot."""
-    raise NotImplementedError
-    yield Copilot()
+    async with (
+        open_checkpointer(settings) as checkpointer,
+        open_chat_model(settings) as model,
+    ):
+        graph = build_graph(
+            model=model,
+            registry=services.registry,
+            settings=settings,
+            checkpointer=checkpointer,
+        )
+        yield Copilot(graph, settings=settings, model=model)
+
+
+def _after(
+    messages: Sequence[BaseMessage], message_id: str | None
+) -> list[BaseMessage]:
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].id == message_id:
+            return list(messages[index + 1 :])
+    return list(messages[-1:])
+
+
+def _reply_from(turn: Sequence[BaseMessage], *, offline: bool) -> TurnReply:
+    answer = next(
+        (m for m in reversed(turn) if isinstance(m, AIMessage) and not m.tool_calls),
+        None,
+    )
+    if answer is None:
+        return TurnReply(text=STEP_LIMIT_REPLY, offline=offline)
+
+    text, cited = apply_citations(_text_of(answer), passages_by_number(turn))
+    citations = [
+        Citation(position=c.position, title=c.title, source=c.source, snippet=c.snippet)
+        for c in cited
+    ]
+    offline = offline or bool(answer.response_metadata.get(OFFLINE_FLAG))
+    return TurnReply(text=text, citations=citations, offline=offline)
+
+
+def _text_of(message: AIMessage) -> str:
+    content: Any = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part if isinstance(part, str) else str(part.get("text", "")) for part in content
+    )

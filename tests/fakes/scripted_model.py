@@ -23,7 +23,7 @@ class ScriptedChatModel(BaseChatModel):
     When the script runs out it raises AssertionError, so a test never loops.
     """
 
-    script: list[AIMessage | Exception] = Field(default_factory=list)
+    script: list[Any] = Field(default_factory=list)
     calls: list[list[BaseMessage]] = Field(default_factory=list)
     bound: list[list[str]] = Field(default_factory=list)
 
