@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,3 +206,38 @@ class ChatSession:
         for reply in replies:
             self.choices += render(reply)[1]
         return replies
+
+
+PROMPT = "you> "
+BOT_PROMPT = "helpdesk> "
+QUIT = "/quit"
+
+
+async def run_chat(
+    session: ChatSession,
+    lines: AsyncIterator[str],
+    write: Callable[[str], None],
+    *,
+    echo: bool = False,
+) -> None:
+    """Feed ``lines`` to the bot and ``write`` each answer, until /quit or the end.
+
+    Args:
+        session: an entered :class:`ChatSession`.
+        lines: what the user types, one question per item.
+        write: prints one block of text.
+        echo: also write each question (a script piped in on stdin).
+    """
+    async for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        if line == QUIT:
+            return
+        if echo:
+            write(f"{PROMPT}{line}")
+        replies = await session.say(line)
+        if not replies:
+            write(f"{BOT_PROMPT}(no answer)")
+        for reply in replies:
+            write(f"{BOT_PROMPT}{render(reply)[0]}")

@@ -67,6 +67,7 @@ async def run_bot(
     *,
     knowledge: FakeKnowledge | None = None,
     credentials_factory: Any = None,
+    middlewares: tuple[Any, ...] = (),
 ) -> AsyncIterator[RunningBot]:
     """Start the bot with the fake copilot on a free loopback port."""
     copilot = copilot or FakeCopilot()
@@ -76,6 +77,7 @@ async def run_bot(
         copilot_factory=copilot_factory(copilot),
         credentials_factory=credentials_factory,
     )
+    app.middlewares.extend(middlewares)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     timeout = aiohttp.ClientTimeout(total=30)

@@ -1,0 +1,71 @@
+"""``helpdesk chat``: talk to the copilot in this terminal, or run a script."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from collections.abc import AsyncIterator
+
+from bot.chat import PROMPT, ChatSession, ChatUser, run_chat
+from tools.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``helpdesk chat``."""
+    parser = subparsers.add_parser(
+        "chat",
+        help="talk to the copilot in this terminal (or: helpdesk chat < questions.txt)",
+    )
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        default="Local User",
+        help="who you are in the chat (a name or an id); default: Local User",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the bot's logs (INFO and up)"
+    )
+    parser.set_defaults(func=_chat, quiet_logs=True)
+
+
+def _user(as_user: str) -> ChatUser:
+    slug = re.sub(r"[^a-z0-9]+", "-", as_user.lower()).strip("-") or "local-user"
+    return ChatUser(id=slug, name=as_user)
+
+
+async def _terminal_lines() -> AsyncIterator[str]:
+    while True:
+        try:
+            yield await asyncio.to_thread(input, PROMPT)
+        except EOFError:
+            print()
+            return
+
+
+async def _script_lines() -> AsyncIterator[str]:
+    while line := await asyncio.to_thread(sys.stdin.readline):
+        yield line
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    if args.verbose:
+        import logging
+
+        logging.getLogger().setLevel(settings.log_level.upper())
+    interactive = sys.stdin.isatty()
+
+    async def run() -> None:
+        async with ChatSession(settings, user=_user(args.as_user)) as session:
+            if interactive:
+                print(
+                    f"Chatting with {settings.bot_name} as {session.user.name}. "
+                    "Type /quit or press Ctrl-D to leave."
+                )
+            lines = _terminal_lines() if interactive else _script_lines()
+            await run_chat(session, lines, print, echo=not interactive)
+
+    asyncio.run(run())
+    return 0
