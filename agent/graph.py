@@ -96,7 +96,7 @@ def _route_after_model(state: AgentState) -> Literal["tools", "__end__"]:
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and last.tool_calls:
         return "tools"
-    return END
+    return "__end__"
 
 
 async def _run_tool(

@@ -395,13 +395,15 @@ def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
     if not wanted or not passages:
         return NOTHING_FOUND
 
+    coverage = [_coverage(wanted, p) for p in passages[:3]]
+    # A passage that matches fewer of the question's words than the best one
+    # is usually about something else that shares a word ("offline").
+    floor = max(_MIN_COVERAGE, 0.75 * max(coverage))
     chosen: list[tuple[float, int, int, str]] = []
     for number, passage in enumerate(passages[:3], start=1):
-        text = str(passage.get("text") or "")
-        heading = f"{passage.get('title', '')} {passage.get('section', '')}"
-        coverage = len(wanted & set(_terms(f"{heading} {text}"))) / len(wanted)
-        if coverage < _MIN_COVERAGE:
+        if coverage[number - 1] < floor:
             continue
+        text = str(passage.get("text") or "")
         for order, unit in enumerate(_units(text)):
             hits = len(wanted & set(_terms(unit)))
             if hits:
@@ -431,6 +433,12 @@ def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
         )
         blocks.append(f"{body} [{number}]")
     return "Here is what the knowledge base says:\n\n" + "\n\n".join(blocks)
+
+
+def _coverage(wanted: set[str], passage: dict[str, Any]) -> float:
+    heading = f"{passage.get('title', '')} {passage.get('section', '')}"
+    words = set(_terms(f"{heading} {passage.get('text') or ''}"))
+    return len(wanted & words) / len(wanted)
 
 
 def _units(text: str) -> list[str]:

@@ -51,7 +51,7 @@ def cancelled_results(messages: Sequence[BaseMessage]) -> list[ToolMessage]:
                 if isinstance(m, ToolMessage)
             }
             return [
-                _cancelled(call["id"], call["name"])
+                _cancelled(call["id"] or "", call["name"])
                 for call in message.tool_calls
                 if call["id"] not in answered
             ]
