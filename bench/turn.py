@@ -100,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--data-dir", type=Path, default=None, help="default: a temp dir"
     )
     parser.add_argument("--json", action="store_true", help="print only JSON")
-    args = parser.parse_args(argv)
+    # The bench runner passes one argv to every benchmark; skip the others' flags.
+    args, _ = parser.parse_known_args(argv)
     if args.turns < args.clients or args.clients < 1:
         parser.error("--turns must be at least --clients, and --clients at least 1")
 
