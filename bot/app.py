@@ -67,8 +67,11 @@ def create_app(
     app[TASKS_KEY] = TaskOwner()
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        factory: CopilotFactory
         if copilot_factory is None:
-            from agent.runner import open_copilot as factory
+            from agent.runner import open_copilot
+
+            factory = open_copilot
         else:
             factory = copilot_factory
         if not settings.local_mode and not settings.allowed_tenants:
