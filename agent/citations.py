@@ -2,8 +2,9 @@
 
 The search tool numbers its passages ``[1]``, ``[2]``… in its text and keeps
 them, in the same order, in its artifact. An answer cites those numbers; here
-they are renumbered densely in order of first use, markers that point at no
-passage are dropped, and each cited passage becomes a short snippet.
+they are renumbered densely in order of first use, passages of the same
+article share one number, markers that point at no passage are dropped, and
+each cited article gets a short snippet of the first passage cited from it.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ def apply_citations(
         passages: passage by its number in the tool result.
 
     Returns:
-        The text with markers renumbered 1..k in order of first use (the same
-        passage cited under two numbers gets one), unknown numbers removed;
-        and the cited passages in position order.
+        The text with markers renumbered 1..k in order of first use (passages
+        of one article share a number), unknown numbers removed; and the cited
+        articles in position order.
     """
     positions: dict[str, int] = {}
     cited: list[CitedPassage] = []
@@ -77,7 +78,8 @@ def apply_citations(
         passage = passages.get(number)
         if passage is None:
             return None
-        key = str(passage.get("chunk_id") or number)
+        # One number per article: three chunks of one page are one source.
+        key = str(passage.get("doc_id") or passage.get("chunk_id") or number)
         if key not in positions:
             positions[key] = len(positions) + 1
             cited.append(_describe(positions[key], passage))

@@ -54,3 +54,35 @@ def test_passages_collected_from_tool_artifacts_latest_wins():
 
     assert numbered[1]["chunk_id"] == "c3"
     assert numbered[2]["chunk_id"] == "c2"
+
+
+def test_chunks_of_one_article_share_one_citation() -> None:
+    passages = {
+        1: {
+            "chunk_id": "vpn-mac#0",
+            "doc_id": "vpn-mac",
+            "title": "VPN on a Mac",
+            "source": "https://intranet.example/vpn-mac",
+            "text": "Install it.",
+        },
+        2: {
+            "chunk_id": "vpn-mac#2",
+            "doc_id": "vpn-mac",
+            "title": "VPN on a Mac",
+            "source": "https://intranet.example/vpn-mac",
+            "text": "Allow it.",
+        },
+        3: {
+            "chunk_id": "wifi#0",
+            "doc_id": "wifi",
+            "title": "Wi-Fi",
+            "source": "https://intranet.example/wifi",
+            "text": "Join it.",
+        },
+    }
+
+    text, cited = apply_citations("Install [1]. Allow [2]. Join [3].", passages)
+
+    assert text == "Install [1]. Allow [1]. Join [2]."
+    assert [(c.position, c.title) for c in cited] == [(1, "VPN on a Mac"), (2, "Wi-Fi")]
+    assert cited[0].snippet == "Install it."
