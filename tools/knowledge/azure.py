@@ -306,7 +306,7 @@ class AzureSearchKnowledge:
             f"(status {status}): {exc}",
             user_message="The knowledge base is not answering right now. Please "
             "try again in a few minutes.",
-            retry_after=float(retry_after) if _is_number(retry_after) else None,
+            retry_after=_seconds(retry_after),
             request_id=headers.get("request-id"),
         )
 
@@ -316,7 +316,7 @@ class _IndexMissing(Exception):
 
 
 def _index(name: str) -> SearchIndex:
-    string = SearchFieldDataType.String
+    string: str = SearchFieldDataType.String.value
     return SearchIndex(
         name=name,
         fields=[
@@ -358,9 +358,9 @@ def _passage(item: dict[str, Any]) -> Passage:
     )
 
 
-def _is_number(value: Any) -> bool:
+def _seconds(value: Any) -> float | None:
+    """Retry-After as seconds, or None when absent or an HTTP date."""
     try:
-        float(value)
+        return float(value)
     except (TypeError, ValueError):
-        return False
-    return True
+        return None

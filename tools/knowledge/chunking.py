@@ -115,7 +115,8 @@ def _sections(body: str) -> list[_Section]:
     """Cut Markdown at headings outside code fences; H1 is the title, not a path."""
     sections: list[_Section] = []
     stack: list[tuple[int, str]] = []
-    level, heading, lines = 0, None, []
+    level, heading = 0, None
+    lines: list[str] = []
     in_fence = False
 
     def flush() -> None:
@@ -203,9 +204,9 @@ def _html_to_markdown(raw: str) -> tuple[dict[str, object], str]:
     if soup.title and soup.title.get_text(strip=True):
         meta["title"] = soup.title.get_text(" ", strip=True)
     for name in ("source", "url", "description"):
-        tag = soup.find("meta", attrs={"name": name})
-        if tag and tag.get("content"):
-            meta[name] = tag["content"]
+        meta_tag = soup.find("meta", attrs={"name": name})
+        if meta_tag and meta_tag.get("content"):
+            meta[name] = meta_tag["content"]
     canonical = soup.find("link", rel="canonical")
     if canonical and canonical.get("href") and "source" not in meta:
         meta["source"] = canonical["href"]

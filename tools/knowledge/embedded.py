@@ -43,8 +43,11 @@ BODY_BOOST = 1.0
 _WRITER_HEAP = 64_000_000
 _SCHEMA_VERSION = 1
 _CHUNK, _LEDGER = "chunk", "doc"
-_FIELDS = (("t_title", TITLE_BOOST), ("t_section", SECTION_BOOST))
-_FIELDS += (("t_body", BODY_BOOST),)
+_FIELDS: tuple[tuple[str, float], ...] = (
+    ("t_title", TITLE_BOOST),
+    ("t_section", SECTION_BOOST),
+    ("t_body", BODY_BOOST),
+)
 
 
 def _schema() -> tantivy.Schema:
@@ -140,7 +143,8 @@ class EmbeddedKnowledge:
 
     def _count(self, kind: str) -> int:
         query = tantivy.Query.term_query(self._schema, "kind", kind)
-        return int(self._searcher().search(query, 1, count=True).count or 0)
+        result: Any = self._searcher().search(query, 1, count=True)
+        return int(result.count or 0)
 
     def _write(
         self,
@@ -245,7 +249,11 @@ def _ledger_document(document: SourceDocument) -> tantivy.Document:
 
 
 def _payload(doc: tantivy.Document) -> dict[str, Any]:
-    return json.loads(doc.get_first("payload"))
+    raw = doc.get_first("payload")
+    if not isinstance(raw, (str, bytes)):
+        raise ValueError("index document without a payload")
+    payload: dict[str, Any] = json.loads(raw)
+    return payload
 
 
 def _passage(doc: tantivy.Document, score: float) -> Passage:
