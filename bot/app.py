@@ -62,6 +62,7 @@ def create_app(
     Returns:
         The application; run it with ``aiohttp.web.run_app`` or a test server.
     """
+    settings.tenant_allow_list()  # a signed bot open to every tenant stops here
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SETTINGS_KEY] = settings
     app[TASKS_KEY] = TaskOwner()
@@ -74,9 +75,9 @@ def create_app(
             factory = open_copilot
         else:
             factory = copilot_factory
-        if not settings.local_mode and not settings.allowed_tenants:
+        if settings.tenant_allow_list() is None and not settings.local_mode:
             logger.warning(
-                "HELPDESK_ALLOWED_TENANTS is empty: any Entra tenant may use this bot"
+                "HELPDESK_ALLOWED_TENANTS is *: any Entra tenant may use this bot"
             )
         open_all = services_factory or open_services
         async with (

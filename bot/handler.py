@@ -97,8 +97,8 @@ class TurnHandler:
         return None
 
     def _tenant_allowed(self, tenant_id: str) -> bool:
-        allowed = self.settings.allowed_tenants
-        return not allowed or tenant_id in allowed
+        allowed = self.settings.tenant_allow_list()
+        return allowed is None or tenant_id in allowed
 
     async def on_message(self, inbound: Inbound, outbox: Outbox) -> None:
         """A message: dedupe, remember the reference, then route it."""

@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     )
 
     allowed_tenants: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Comma-separated Entra tenant ids. Empty: any tenant (local mode only)."""
+    """Comma-separated Entra tenant ids, or ``*`` for any tenant. Empty: any
+    tenant in local mode, the bot's own tenant (``MICROSOFT_APP_TENANT_ID``)
+    otherwise; see :meth:`tenant_allow_list`."""
 
     # -- storage --
     data_dir: Path = Path(".helpdesk")
@@ -167,6 +169,28 @@ class Settings(BaseSettings):
     def local_mode(self) -> bool:
         """True when no bot app id is set: unsigned calls, loopback only."""
         return not self.app_id
+
+    def tenant_allow_list(self) -> frozenset[str] | None:
+        """The tenants the bot serves; None means any tenant.
+
+        Raises:
+            ConfigError: a signed bot with no list and no tenant of its own,
+                which would silently serve every Entra tenant.
+        """
+        if "*" in self.allowed_tenants:
+            return None
+        if self.allowed_tenants:
+            return frozenset(self.allowed_tenants)
+        if self.local_mode:
+            return None
+        if self.app_tenant_id:
+            return frozenset({self.app_tenant_id})
+        raise ConfigError(
+            "HELPDESK_ALLOWED_TENANTS: set the Entra tenant ids this bot serves "
+            "(comma-separated), or * to serve any tenant; with MICROSOFT_APP_ID "
+            "set and neither this nor MICROSOFT_APP_TENANT_ID, every tenant "
+            "could use the bot"
+        )
 
     @property
     def app_database_url(self) -> str:

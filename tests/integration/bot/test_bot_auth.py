@@ -29,6 +29,7 @@ async def signed_bot(
     settings = load_settings(
         app_id=APP_ID,
         app_password="not-a-real-secret",
+        allowed_tenants="*",
         openid_metadata_url=openid.metadata_url,
         token_issuer="https://api.botframework.com",
     )

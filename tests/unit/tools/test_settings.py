@@ -83,3 +83,35 @@ def test_postgres_url_maps_to_both_drivers() -> None:
     assert settings.postgres_dsn == (
         "postgresql://app:pw@db.internal:5432/helpdesk?sslmode=require"
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param({}, None, id="local-mode-any"),
+        pytest.param({"allowed_tenants": "t1,t2"}, {"t1", "t2"}, id="listed"),
+        pytest.param(
+            {"app_id": "a", "app_password": "p", "allowed_tenants": "*"},
+            None,
+            id="star-any",
+        ),
+        pytest.param(
+            {"app_id": "a", "app_password": "p", "app_tenant_id": "home"},
+            {"home"},
+            id="signed-defaults-to-own-tenant",
+        ),
+    ],
+)
+def test_tenant_allow_list(
+    overrides: dict[str, str], expected: set[str] | None
+) -> None:
+    allowed = load_settings(**overrides).tenant_allow_list()
+
+    assert allowed == (None if expected is None else frozenset(expected))
+
+
+def test_signed_bot_without_tenants_refuses_to_start() -> None:
+    settings = load_settings(app_id="a", app_password="p")
+
+    with pytest.raises(ConfigError, match="HELPDESK_ALLOWED_TENANTS"):
+        settings.tenant_allow_list()
