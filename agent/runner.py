@@ -23,7 +23,9 @@ from agent.graph import STEP_LIMIT_REPLY, build_graph
 from agent.models import GuardedModel, open_chat_model
 from agent.offline import OFFLINE_FLAG
 from agent.trimming import cancelled_results
+from tools.approvals import ApprovalRequest, DecisionOutcome
 from tools.identity import Requester
+from tools.secrets import OneTimeSecret
 from tools.services import Services
 from tools.settings import Settings
 
@@ -56,6 +58,23 @@ class TurnReply:
     """Written by a model (true also for the offline model); Teams labels it."""
     offline: bool = False
     """Answered by the offline model (none configured, or the configured one down)."""
+    approvals: list[ApprovalRequest] = field(default_factory=list)
+    """Requests now waiting for a decision: the host shows one card each."""
+    secrets: list[OneTimeSecret] = field(default_factory=list)
+    """One-time secrets to show once, privately, then forget. Never log these."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeReply:
+    """The result of a card decision.
+
+    ``outcome`` says whether the decision was taken; only for ``"resumed"`` does
+    ``reply`` carry the turn's continuation. For every other outcome the host
+    tells the clicker in plain words (already handled, expired, not yours).
+    """
+
+    outcome: DecisionOutcome
+    reply: TurnReply | None = None
 
 
 def thread_id_for(requester: Requester, conversation_id: str) -> str:
@@ -79,8 +98,32 @@ class Copilot:
         self.settings = settings
         self.model = model
 
+    async def aresume(
+        self,
+        *,
+        requester: Requester,
+        conversation_id: str,
+        approval_id: str,
+        approve: bool,
+        comment: str = "",
+        private_chat: bool = False,
+    ) -> ResumeReply:
+        """Apply a card decision: once, by the right person, while still pending.
+
+        CONTRACT STUB (approvals work fills it in). ``requester`` is whoever
+        clicked. The decision is claimed atomically in the app database, so a
+        double click, a Teams re-send or another replica gets
+        ``"already_decided"`` and nothing runs twice.
+        """
+        raise NotImplementedError
+
     async def arun_turn(
-        self, *, requester: Requester, conversation_id: str, text: str
+        self,
+        *,
+        requester: Requester,
+        conversation_id: str,
+        text: str,
+        private_chat: bool = False,
     ) -> TurnReply:
         """Run one turn: the employee's ``text`` in ``conversation_id``.
 

@@ -26,8 +26,10 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tools.approvals import ApprovalDenied, ApprovalRequest, Decision
 from tools.errors import HelpdeskError, InvalidInput, PermissionDenied
 from tools.identity import Requester, requester_from_config
+from tools.secrets import OneTimeSecret
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +85,63 @@ class ToolResult:
     artifact: Any = None
 
 
+APPROVE_KEY = "helpdesk_approve"
+"""Run-config key of the agent's approval hook: ``async (ApprovalRequest) -> Decision``."""
+PRIVATE_CHAT_KEY = "helpdesk_private_chat"
+"""Run-config key: True when the turn comes from a 1:1 chat with the requester."""
+
+Approver = Callable[[ApprovalRequest], Awaitable[Decision]]
+
+
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    """What an implementation gets besides its arguments."""
+    """What an implementation gets besides its arguments.
+
+    Attributes:
+        requester: who the tool acts for, from the activity.
+        services: the :class:`tools.services.Services` of this process.
+        thread_id: the conversation's thread, when run inside a turn.
+        private_chat: the turn comes from a 1:1 chat (secrets may be shown).
+        approver: the agent's approval hook; None outside a graph run.
+    """
 
     requester: Requester
     services: Any
-    """The :class:`tools.services.Services` of this process."""
+    thread_id: str | None = None
+    private_chat: bool = False
+    approver: Approver | None = None
+
+    async def approve(self, request: ApprovalRequest) -> Decision:
+        """Ask for approval and wait; returns only when approved.
+
+        Raises:
+            ApprovalDenied: the approver said no.
+            PermissionDenied: there is no way to ask (a tool run outside a turn).
+        """
+        if self.approver is None:
+            raise PermissionDenied(
+                f"{request.tool} needs an approval and none can be asked here",
+                user_message="That needs your confirmation, which I cannot ask "
+                "for here.",
+            )
+        decision = await self.approver(request)
+        if not decision.approved:
+            raise ApprovalDenied(request.approval_id)
+        return decision
+
+    def reveal_once(self, secret: OneTimeSecret) -> None:
+        """Hand a secret to the host to show once, privately, to its owner.
+
+        Raises:
+            PermissionDenied: not a 1:1 chat, or no thread to deliver it in.
+        """
+        if not self.private_chat or self.thread_id is None:
+            raise PermissionDenied(
+                "a one-time secret may only be shown in a 1:1 chat",
+                user_message="For your security I can only do that in a private "
+                "chat with me. Open a 1:1 chat with the help desk and ask again.",
+            )
+        self.services.secrets.put(self.thread_id, secret)
 
 
 ToolImpl = Callable[[dict[str, Any], ToolContext], Awaitable[ToolResult]]
@@ -146,9 +198,24 @@ class ToolRegistry:
                     f"{manifest.name}. Do not retry; tell the user.",
                     None,
                 )
+            configurable = (config or {}).get("configurable") or {}
+            context = ToolContext(
+                requester,
+                services,
+                thread_id=configurable.get("thread_id"),
+                private_chat=bool(configurable.get(PRIVATE_CHAT_KEY)),
+                approver=configurable.get(APPROVE_KEY),
+            )
             started = time.perf_counter()
             try:
-                result = await impl(kwargs, ToolContext(requester, services))
+                result = await impl(kwargs, context)
+            except ApprovalDenied:
+                logger.info("tool %s declined by the approver", manifest.name)
+                return (
+                    f"{manifest.name} was not run: the approver declined. Do not "
+                    "retry or try another way; ask what else you can do.",
+                    {"declined": True},
+                )
             except HelpdeskError as exc:
                 logger.warning(
                     "tool %s failed for %s: %s", manifest.name, requester.object_id, exc

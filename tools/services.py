@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tools.directory.base import Directory
 from tools.knowledge.base import KnowledgeBackend
 from tools.registry import ToolRegistry
+from tools.secrets import SecretDrop
 from tools.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,8 @@ class Services:
     db: AsyncEngine
     knowledge: KnowledgeBackend
     registry: ToolRegistry
+    directory: Directory
+    secrets: SecretDrop = field(default_factory=SecretDrop)
 
 
 @asynccontextmanager
@@ -45,6 +49,7 @@ async def open_services(
     """
     from tools.builtin import BUILTIN_TOOLS
     from tools.db import create_engine, upgrade
+    from tools.directory import open_directory
     from tools.knowledge import open_backend, seed_if_empty
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -56,10 +61,15 @@ async def open_services(
         try:
             if seed_knowledge:
                 await seed_if_empty(knowledge, settings)
-            services = Services(settings, engine, knowledge, ToolRegistry(None))
-            services.registry.services = services
-            services.registry.load_dir(settings.manifests_dir / "tools", BUILTIN_TOOLS)
-            yield services
+            async with open_directory(settings, engine) as directory:
+                services = Services(
+                    settings, engine, knowledge, ToolRegistry(None), directory
+                )
+                services.registry.services = services
+                services.registry.load_dir(
+                    settings.manifests_dir / "tools", BUILTIN_TOOLS
+                )
+                yield services
         finally:
             await knowledge.aclose()
     finally:

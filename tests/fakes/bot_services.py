@@ -53,7 +53,11 @@ def services_factory(knowledge: FakeKnowledge | None = None):
         try:
             await upgrade(engine)
             services = Services(
-                settings, engine, knowledge or FakeKnowledge(), ToolRegistry(None)
+                settings,
+                engine,
+                knowledge or FakeKnowledge(),
+                ToolRegistry(None),
+                directory=None,  # the bot's own tests never reach a tool that needs it
             )
             services.registry.services = services
             yield services
