@@ -97,3 +97,35 @@ class Decision:
 class ApprovalDenied(Exception):
     """Raised by ``ctx.approve`` when the request was rejected; tools let it
     propagate and the registry answers the model 'the employee declined'."""
+
+
+# -- storage -------------------------------------------------------------------
+# The store functions (record, decide atomically, mark done/failed, expire a
+# thread's pending requests) are filled in by the approvals work.
+
+import sqlalchemy as sa  # noqa: E402
+
+from tools.db import metadata  # noqa: E402
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("approval_id", sa.String(64), primary_key=True),
+    sa.Column("thread_id", sa.String(640), nullable=False),
+    sa.Column("tool", sa.String(64), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("facts", sa.Text, nullable=False),
+    sa.Column("requester_id", sa.String(256), nullable=False),
+    sa.Column("subject_id", sa.String(256), nullable=False),
+    sa.Column("approver_id", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("interrupt_id", sa.String(128), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("decided_by", sa.String(256), nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Index("ix_approvals_thread_status", "thread_id", "status"),
+)
+"""One row per approval request; status moves only forward, by conditional UPDATE."""
