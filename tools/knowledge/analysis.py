@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import Stemmer
 
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 """Stored with the index; an index built by another version is rebuilt."""
 
 # Each group maps every variant (phrases allowed) onto one canonical token.
@@ -58,7 +58,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "email": ("email", "e-mail", "emails", "e-mails"),
     "macos": ("mac", "macos", "macbook", "os x", "osx", "mac os"),
     "ios": ("ios", "iphone", "ipad", "ipados"),
-    "lockout": ("lockout", "locked out", "lock out", "locked-out"),
+    "lockout": (
+        "lockout",
+        "locked out",
+        "lock out",
+        "locked-out",
+        "account locked",
+        "account is locked",
+        "locked account",
+    ),
+    "myapps": ("my apps", "myapps", "my apps portal", "myapplications"),
     "onedrive": ("onedrive", "one drive"),
     "laptop": ("laptop", "notebook", "pc", "computer"),
 }

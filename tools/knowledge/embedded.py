@@ -203,20 +203,60 @@ class EmbeddedKnowledge:
         wanted = {"schema": _SCHEMA_VERSION, "analyzer": ANALYZER_VERSION}
         current = _read_json(stamp_path)
         if current != wanted and self._index_dir.exists():
-            # TODO(reindex): rebuild from stored payloads instead of starting
-            # empty; until then the next ingest (or first-run seed) refills it.
-            logger.warning(
-                "knowledge index at %s was built by another version (%s); "
-                "starting an empty index, re-ingest your articles",
-                self._index_dir,
-                current,
-            )
-            shutil.rmtree(self._index_dir)
+            self._rebuild(current)
         self._index_dir.mkdir(parents=True, exist_ok=True)
         index = tantivy.Index(self._schema, path=str(self._index_dir), reuse=True)
         if current != wanted:
             _write_json_atomic(stamp_path, wanted)
         return index
+
+    def _rebuild(self, built_by: Any) -> None:
+        """Re-analyse every stored chunk into a new index, then swap it in.
+
+        The stored payloads hold the original text, so a new analyser (say, a
+        synonym added) costs a rebuild, never the articles an operator ingested.
+        If the old index cannot be read, it is set aside and the next ingest
+        (or the first-run seed) refills an empty one.
+        """
+        logger.warning(
+            "knowledge index at %s was built by another version (%s); rebuilding",
+            self._index_dir,
+            built_by,
+        )
+        try:
+            old = tantivy.Index(self._schema, path=str(self._index_dir), reuse=True)
+            searcher = old.searcher()
+            hits = searcher.search(tantivy.Query.all_query(), max(searcher.num_docs, 1))
+            payloads = [_payload(searcher.doc(address)) for _, address in hits.hits]
+        except (ValueError, OSError) as exc:
+            logger.error(
+                "could not read the old knowledge index (%s); starting empty, "
+                "re-ingest your articles",
+                exc,
+            )
+            shutil.rmtree(self._index_dir)
+            return
+
+        fresh_dir = self._index_dir.with_name("index.rebuild")
+        shutil.rmtree(fresh_dir, ignore_errors=True)
+        fresh_dir.mkdir(parents=True)
+        fresh = tantivy.Index(self._schema, path=str(fresh_dir), reuse=False)
+        writer = fresh.writer(_WRITER_HEAP, 1)
+        for payload in payloads:
+            if "hash" in payload:
+                writer.add_document(_ledger_payload_document(payload))
+            else:
+                writer.add_document(_chunk_document(Chunk(**payload)))
+        writer.commit()
+        writer.wait_merging_threads()
+        del writer, fresh, old, searcher
+
+        retired = self._index_dir.with_name("index.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(self._index_dir, retired)
+        os.replace(fresh_dir, self._index_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+        logger.info("rebuilt the knowledge index: %d stored entries", len(payloads))
 
 
 def _chunk_document(chunk: Chunk) -> tantivy.Document:
@@ -240,10 +280,15 @@ def _chunk_document(chunk: Chunk) -> tantivy.Document:
 
 
 def _ledger_document(document: SourceDocument) -> tantivy.Document:
+    return _ledger_payload_document(
+        {"doc_id": document.doc_id, "hash": document.content_hash}
+    )
+
+
+def _ledger_payload_document(payload: dict[str, Any]) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_text("kind", _LEDGER)
-    doc.add_text("doc_id", document.doc_id)
-    payload = {"doc_id": document.doc_id, "hash": document.content_hash}
+    doc.add_text("doc_id", str(payload["doc_id"]))
     doc.add_bytes("payload", json.dumps(payload).encode())
     return doc
 

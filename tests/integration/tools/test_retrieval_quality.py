@@ -13,7 +13,7 @@ from tools.knowledge.ingest import ingest_path
 pytestmark = pytest.mark.kbdata
 
 QUESTIONS = Path(__file__).resolve().parents[2] / "data" / "retrieval_questions.yaml"
-RECALL_AT_5_FLOOR = 0.95
+RECALL_AT_5_FLOOR = 0.975  # measured 0.988 (80 of 81); one miss of slack
 """Just under the measured recall@5, so a ranking regression fails the test."""
 
 

@@ -207,3 +207,39 @@ async def test_a_missing_folder_is_a_clear_error(kb: EmbeddedKnowledge) -> None:
 
     with pytest.raises(InvalidInput, match="no such file or folder"):
         await ingest_path(kb, Path("/nonexistent/articles"))
+
+
+async def test_a_new_analyzer_rebuilds_the_index_without_losing_articles(
+    kb: EmbeddedKnowledge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tools.knowledge import analysis, embedded
+
+    count = await kb.acount()
+    hashes = await kb.adocument_hashes()
+    assert await _top_doc(kb, "kitchen appliances") == "kitchen.md"
+    assert await _top_doc(kb, "galley") is None
+    await kb.aclose()
+
+    # A release that teaches the analyser a new synonym bumps its version.
+    monkeypatch.setattr(embedded, "ANALYZER_VERSION", analysis.ANALYZER_VERSION + 1)
+    variants = {**analysis.SYNONYMS, "kitchen": ("kitchen", "galley")}
+    pattern, canonical = _compile(variants)
+    monkeypatch.setattr(analysis, "_VARIANTS", pattern)
+    monkeypatch.setattr(analysis, "_CANONICAL", canonical)
+
+    reopened = EmbeddedKnowledge(tmp_path / "index")
+
+    assert await reopened.acount() == count
+    assert await reopened.adocument_hashes() == hashes
+    assert await _top_doc(reopened, "galley") == "kitchen.md"
+
+
+def _compile(variants: dict[str, tuple[str, ...]]) -> tuple[object, dict[str, str]]:
+    from tools.knowledge import analysis
+
+    original = analysis.SYNONYMS
+    try:
+        analysis.SYNONYMS = variants
+        return analysis._variant_pattern()
+    finally:
+        analysis.SYNONYMS = original
