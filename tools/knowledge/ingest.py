@@ -79,10 +79,10 @@ async def ingest_path(
         InvalidInput: the path does not exist or holds no articles.
         BackendUnavailable: the backend refused a write.
     """
-    documents, skipped, single_file = await asyncio.to_thread(_load, path)
+    documents, skipped, empty, single_file = await asyncio.to_thread(_load, path)
     prune = prune and not single_file
 
-    report = IngestReport(skipped=skipped)
+    report = IngestReport(skipped=skipped + empty)
     incremental = isinstance(backend, DocumentIndex)
     known = await backend.adocument_hashes() if incremental else {}  # type: ignore[attr-defined]
     changed: list[SourceDocument] = []
@@ -109,20 +109,24 @@ async def ingest_path(
         if on_progress is not None:
             on_progress(min(start + BATCH_DOCUMENTS, total), total)
 
+    # An article emptied of text goes, even when missing ones are kept; one
+    # that could not be read this time stays as it was.
+    gone = {d for d in empty if d in known}
     if prune and incremental:
         present = {d.doc_id for d in documents} | set(skipped)
-        report.deleted = sorted(set(known) - present)
-        if report.deleted:
-            await backend.adelete_documents(report.deleted)
+        gone |= set(known) - present
+    report.deleted = sorted(gone)
+    if report.deleted:
+        await backend.adelete_documents(report.deleted)
 
     logger.info("ingested %s: %s", path, report.summary())
     return report
 
 
-def _load(path: Path) -> tuple[list[SourceDocument], list[str], bool]:
+def _load(path: Path) -> tuple[list[SourceDocument], list[str], list[str], bool]:
     root, files = _collect(path)
-    documents, skipped = _parse_all(root, files, _read_sources(root))
-    return documents, skipped, path.is_file()
+    documents, unreadable, empty = _parse_all(root, files, _read_sources(root))
+    return documents, unreadable, empty, path.is_file()
 
 
 def _collect(path: Path) -> tuple[Path, list[Path]]:
@@ -157,19 +161,22 @@ def _read_sources(root: Path) -> dict[str, str]:
 
 def _parse_all(
     root: Path, files: list[Path], sources: dict[str, str]
-) -> tuple[list[SourceDocument], list[str]]:
-    documents, skipped = [], []
+) -> tuple[list[SourceDocument], list[str], list[str]]:
+    """Parse every file: the documents, the unreadable ids, the empty ids."""
+    documents: list[SourceDocument] = []
+    unreadable: list[str] = []
+    empty: list[str] = []
     for file in files:
         doc_id = file.relative_to(root).as_posix()
         try:
             raw = file.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             logger.warning("cannot read %s: %s", file, exc)
-            skipped.append(doc_id)
+            unreadable.append(doc_id)
             continue
         document = parse_document(raw, doc_id, source=sources.get(doc_id))
         if not document.chunks:
-            skipped.append(doc_id)
+            empty.append(doc_id)
             continue
         documents.append(document)
-    return documents, skipped
+    return documents, unreadable, empty

@@ -243,3 +243,16 @@ def _compile(variants: dict[str, tuple[str, ...]]) -> tuple[object, dict[str, st
         return analysis._variant_pattern()
     finally:
         analysis.SYNONYMS = original
+
+
+@pytest.mark.parametrize("keep_missing", [False, True], ids=["prune", "keep-missing"])
+async def test_an_article_emptied_of_text_leaves_the_index(
+    kb: EmbeddedKnowledge, articles: Path, keep_missing: bool
+) -> None:
+    _write(articles, "kitchen.md", "")
+
+    report = await ingest_path(kb, articles, prune=not keep_missing)
+
+    assert report.deleted == ["kitchen.md"]
+    assert "kitchen.md" not in await kb.adocument_hashes()
+    assert await _top_doc(kb, "kitchen") is None
