@@ -104,6 +104,11 @@ class _ContextOutbox:
     async def typing(self) -> None:
         await self._context.send_activity(Activity(type=ActivityTypes.typing))
 
+    async def update(self, activity_id: str, activity: dict[str, Any]) -> None:
+        replacement = to_sdk_activity(activity)
+        replacement.id = activity_id
+        await self._context.update_activity(replacement)
+
 
 class _HelpdeskBot(TeamsActivityHandler):
     """Hands messages, member additions and feedback to the handler."""

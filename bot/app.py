@@ -84,7 +84,9 @@ def create_app(
             open_all(settings) as services,
             factory(settings, services) as copilot,
         ):
-            handler = TurnHandler(settings, services.db, copilot)
+            handler = TurnHandler(
+                settings, services.db, copilot, directory=services.directory
+            )
             app[SERVICES_KEY] = services
             app[HANDLER_KEY] = handler
             app[HOST_KEY] = BotHost(

@@ -3,11 +3,15 @@
 :class:`ChatSession` runs the bot on a free loopback port beside a
 :class:`~bot.connector.LocalConnector`, posts Teams-shaped activities as a local
 user, and returns the bot's replies. :func:`render` turns a reply into text:
-citations as a numbered source list, Adaptive Cards with numbered choices.
+citations as a numbered source list, Adaptive Cards with numbered choices, a
+one-time secret in a box. Answering with a choice's number posts what Teams
+posts for a click: the action's ``data`` as ``value``, empty text, and the
+card's activity id as ``replyToId``.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +22,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import TASKS_KEY, create_app
-from bot.connector import LocalConnector
+from bot.cards import ADAPTIVE_CARD, COMMENT_INPUT, SECRET_CONTAINER
+from bot.connector import LocalConnector, Recorded
 from tools.settings import Settings
 
 LOCAL_TENANT = "local"
@@ -46,6 +51,7 @@ def message_activity(
     text: str | None,
     value: Any = None,
     activity_id: str | None = None,
+    reply_to_id: str | None = None,
     conversation_type: str = "personal",
     bot_id: str = BOT_ID,
     bot_name: str = "Helpdesk",
@@ -69,11 +75,20 @@ def message_activity(
     }
     if value is not None:
         activity["value"] = value
+    if reply_to_id is not None:
+        activity["replyToId"] = reply_to_id
     return activity
 
 
-def render(activity: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+def render(
+    activity: dict[str, Any], *, first: int = 1
+) -> tuple[str, list[dict[str, Any]]]:
     """Render a bot message as terminal text.
+
+    Args:
+        activity: the bot's message.
+        first: the number of its first card choice (several cards in one
+            answer are numbered on).
 
     Returns:
         The text, and the card choices (``Action.Submit`` data) in the order
@@ -94,29 +109,72 @@ def render(activity: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
 
     choices: list[dict[str, Any]] = []
     for attachment in activity.get("attachments") or []:
-        if attachment.get("contentType") != "application/vnd.microsoft.card.adaptive":
+        if attachment.get("contentType") != ADAPTIVE_CARD:
             continue
         card = attachment.get("content") or {}
-        lines += _card_lines(card.get("body") or [])
+        body = card.get("body") or []
+        lines += _card_lines(body)
+        labels = []
         for action in card.get("actions") or []:
             if action.get("type") == "Action.Submit":
                 choices.append(action.get("data") or {})
-                lines.append(f"  {len(choices)}. {action.get('title', 'Submit')}")
+                number = first + len(choices) - 1
+                labels.append(f"{number}. {action.get('title', 'Submit')}")
+        if labels:
+            lines.append("  " + "  ".join(labels))
+            if _has_comment(body):
+                lines.append("  (to add a comment, type it after the number)")
     return "\n".join(line for line in lines if line), choices
+
+
+_CARD_TIME = re.compile(r"\{\{(DATE|TIME)\((\d{4}-\d\d-\d\dT\d\d:\d\d)[^)]*\)\}\}")
+
+
+def _plain_times(text: str) -> str:
+    """Card ``{{DATE(…)}}`` / ``{{TIME(…)}}`` functions as UTC text."""
+
+    def one(match: re.Match[str]) -> str:
+        day, clock = match.group(2).split("T")
+        return day if match.group(1) == "DATE" else f"{clock} UTC"
+
+    return _CARD_TIME.sub(one, text)
 
 
 def _card_lines(elements: list[dict[str, Any]]) -> list[str]:
     lines = []
     for element in elements:
         if element.get("type") == "TextBlock" and element.get("text"):
-            lines.append(str(element["text"]))
+            lines.append(_plain_times(str(element["text"])))
         elif element.get("type") == "FactSet":
             for fact in element.get("facts") or []:
                 lines.append(f"  {fact.get('title', '')}: {fact.get('value', '')}")
-        lines += _card_lines(element.get("items") or [])
+        inner = _card_lines(element.get("items") or [])
+        lines += _boxed(inner) if element.get("id") == SECRET_CONTAINER else inner
         for column in element.get("columns") or []:
             lines += _card_lines(column.get("items") or [])
     return lines
+
+
+def _boxed(lines: list[str]) -> list[str]:
+    width = max((len(line) for line in lines), default=0)
+    edge = "+" + "-" * (width + 2) + "+"
+    return [edge, *(f"| {line.ljust(width)} |" for line in lines), edge]
+
+
+def _card_has_comment(activity: dict[str, Any]) -> bool:
+    return any(
+        _has_comment((a.get("content") or {}).get("body") or [])
+        for a in activity.get("attachments") or []
+        if a.get("contentType") == ADAPTIVE_CARD
+    )
+
+
+def _has_comment(elements: list[dict[str, Any]]) -> bool:
+    return any(
+        (e.get("type") == "Input.Text" and e.get("id") == COMMENT_INPUT)
+        or _has_comment(e.get("items") or [])
+        for e in elements
+    )
 
 
 def _free_port() -> int:
@@ -143,6 +201,11 @@ class ChatSession:
         self._http: aiohttp.ClientSession | None = None
         self.url = ""
         self.choices: list[dict[str, Any]] = []
+        """The numbered choices of the last card shown (its ``Action.Submit`` data)."""
+        self.updated: list[dict[str, Any]] = []
+        """Cards the bot redrew during the last exchange (after a decision)."""
+        self._choice_cards: list[str] = []
+        self._choice_comment: list[bool] = []
 
     async def __aenter__(self) -> ChatSession:
         await self.connector.start()
@@ -173,27 +236,39 @@ class ChatSession:
             return response.status
 
     async def say(self, text: str) -> list[dict[str, Any]]:
-        """Send ``text`` (or a card choice number); return the bot's replies."""
-        stripped = text.strip()
-        if stripped.isdigit() and 0 < int(stripped) <= len(self.choices):
-            return await self._send(None, self.choices[int(stripped) - 1])
+        """Send ``text``, or click a choice of the last card by its number.
+
+        ``"2"`` clicks choice 2; ``"2 because …"`` also fills the card's comment
+        box when it has one. Returns the new messages the bot sent; the cards
+        it redrew meanwhile are in :attr:`updated`.
+        """
+        number, _, comment = text.strip().partition(" ")
+        if number.isdigit() and 0 < int(number) <= len(self.choices):
+            index = int(number) - 1
+            value = dict(self.choices[index])
+            if comment.strip() and self._choice_comment[index]:
+                value[COMMENT_INPUT] = comment.strip()
+            return await self._send("", value, reply_to_id=self._choice_cards[index])
         return await self._send(text, None)
 
-    async def _send(self, text: str | None, value: Any) -> list[dict[str, Any]]:
-        before = len(self.connector.messages(self.conversation_id))
+    async def _send(
+        self, text: str, value: Any, *, reply_to_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        before = len(self.connector.calls)
         activity = message_activity(
             service_url=self.connector.url,
             conversation_id=self.conversation_id,
             user=self.user,
-            text=text if value is None else "",
+            text=text,
             value=value,
+            reply_to_id=reply_to_id,
         )
         status = await self.post(activity)
         if status >= 300:
             raise RuntimeError(f"the bot answered HTTP {status}")
         try:
             await self.connector.wait_for_messages(
-                before + 1,
+                len(self._ours(self.connector.calls[:before])) + 1,
                 conversation_id=self.conversation_id,
                 wait_s=REPLY_TIMEOUT_S,
             )
@@ -201,11 +276,31 @@ class ChatSession:
             return []
         # A turn past the deadline replies from the background: let it finish.
         await self._app[TASKS_KEY].join(wait_s=REPLY_TIMEOUT_S)
-        replies = self.connector.messages(self.conversation_id)[before:]
-        self.choices = []
-        for reply in replies:
-            self.choices += render(reply)[1]
-        return replies
+
+        new = self._ours(self.connector.calls[before:])
+        self.updated = [c.activity for c in new if c.method == "PUT"]
+        sent = [c for c in new if c.method == "POST"]
+        choices: list[dict[str, Any]] = []
+        cards: list[str] = []
+        comments: list[bool] = []
+        for call in sent:
+            found = render(call.activity)[1]
+            choices += found
+            cards += [call.activity_id] * len(found)
+            comments += [_card_has_comment(call.activity)] * len(found)
+        if choices:  # new cards replace the choices of the previous ones
+            self.choices = choices
+            self._choice_cards = cards
+            self._choice_comment = comments
+        return [c.activity for c in sent]
+
+    def _ours(self, calls: list[Recorded]) -> list[Recorded]:
+        return [
+            c
+            for c in calls
+            if c.conversation_id == self.conversation_id
+            and c.activity.get("type") == "message"
+        ]
 
 
 PROMPT = "you> "
@@ -237,7 +332,13 @@ async def run_chat(
         if echo:
             write(f"{PROMPT}{line}")
         replies = await session.say(line)
+        for card in session.updated:
+            status = render(card)[0].splitlines()[-1:]
+            write(f"{BOT_PROMPT}(the card now reads: {' '.join(status)})")
         if not replies:
             write(f"{BOT_PROMPT}(no answer)")
+        numbered = 0
         for reply in replies:
-            write(f"{BOT_PROMPT}{render(reply)[0]}")
+            text, choices = render(reply, first=numbered + 1)
+            numbered += len(choices)
+            write(f"{BOT_PROMPT}{text}")

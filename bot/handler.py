@@ -3,6 +3,11 @@
 Nothing here imports the Bot Framework SDK; :mod:`bot.adapter` converts each
 activity into an :class:`~bot.inbound.Inbound` and gives an :class:`Outbox` to
 answer through.
+
+Approval cards and one-time secrets are delivered here too. A card decision is
+claimed once by the agent (``Copilot.aresume``); the host only redraws the card
+so it no longer looks clickable. A secret is shown only in a 1:1 chat with the
+person it belongs to, whatever the tool that made it decided.
 """
 
 from __future__ import annotations
@@ -11,24 +16,31 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agent.runner import Copilot
-from bot import replies
+from agent.runner import Copilot, TurnReply, thread_id_for
+from bot import cards, replies
 from bot.inbound import Inbound
 from bot.mentions import clean_text, has_words
+from bot.pending import aget_approval, apending_approvals
+from tools.approvals import ApprovalRequest
 from tools.db import claim_activity, save_reference
-from tools.errors import HelpdeskError
+from tools.directory.base import Directory
+from tools.errors import HelpdeskError, NotFound
 from tools.identity import Requester
+from tools.secrets import OneTimeSecret
 from tools.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 TYPING_INTERVAL_S = 3.0
 """Teams hides the typing indicator after a few seconds; repeat it this often."""
+
+T = TypeVar("T")
 
 
 class Outbox(Protocol):
@@ -40,6 +52,10 @@ class Outbox(Protocol):
 
     async def typing(self) -> None:
         """Show the typing indicator."""
+        ...
+
+    async def update(self, activity_id: str, activity: dict[str, Any]) -> None:
+        """Replace an activity the bot sent earlier (a card after its decision)."""
         ...
 
 
@@ -57,14 +73,18 @@ class TurnHandler:
 
     Attributes:
         settings: the process settings.
-        engine: the app database (dedupe records, conversation references).
-        copilot: runs agent turns.
+        engine: the app database (dedupe records, conversation references,
+            approvals to redraw).
+        copilot: runs agent turns and applies card decisions.
+        directory: where the requester's UPN and roles, and approvers' names,
+            come from; None runs with what the activity says alone.
         typing_interval_s: how often to repeat the typing indicator.
     """
 
     settings: Settings
     engine: AsyncEngine
     copilot: Copilot
+    directory: Directory | None = None
     typing_interval_s: float = TYPING_INTERVAL_S
 
     async def handle(self, inbound: Inbound, outbox: Outbox) -> InvokeResult | None:
@@ -115,7 +135,8 @@ class TurnHandler:
 
         raw = inbound.text or ""
         submitted = inbound.value is not None or inbound.reply_to_id is not None
-        if not raw.strip() and submitted and not inbound.attachment_types:
+        blank_submit = not raw.strip() and submitted and not inbound.attachment_types
+        if blank_submit or cards.read_choice(inbound.value) is not None:
             await self.on_card_submit(inbound, outbox)
             return
 
@@ -132,15 +153,104 @@ class TurnHandler:
     async def on_card_submit(self, inbound: Inbound, outbox: Outbox) -> None:
         """An Adaptive Card ``Action.Submit``; its fields never reach the model.
 
-        TODO(approvals): resume the paused approval named in ``value`` once the
-        agent exposes resuming; until then every choice is answered as unusable.
+        A readable choice goes to the agent, which claims the decision once; a
+        submit whose ``value`` Teams dropped is not a decision: the clicker is
+        told and the thread's pending cards are shown again (field case T3).
         """
+        choice = cards.read_choice(inbound.value)
         logger.info(
-            "card submit in %s (value %s)",
+            "card submit in %s (%s)",
             inbound.conversation_id,
-            "present" if inbound.value is not None else "missing",
+            "readable" if choice is not None else "no readable choice",
         )
-        await outbox.send(replies.text_activity(replies.card_choice_unusable()))
+        if choice is None:
+            await self._card_unreadable(inbound, outbox)
+            return
+
+        requester = await self._requester(inbound)
+        result = await self._with_typing(
+            outbox,
+            inbound,
+            self.copilot.aresume(
+                requester=requester,
+                conversation_id=inbound.conversation_id,
+                approval_id=choice.approval_id,
+                approve=choice.approve,
+                comment=choice.comment,
+                private_chat=_is_personal(inbound),
+            ),
+        )
+        logger.info(
+            "decision on approval %s in %s: %s",
+            choice.approval_id,
+            inbound.conversation_id,
+            result.outcome,
+        )
+
+        if result.outcome == "resumed":
+            status: cards.DecidedStatus = "approved" if choice.approve else "rejected"
+            await self._redraw_card(inbound, outbox, choice.approval_id, status)
+            if result.reply is not None:
+                await self._deliver(result.reply, inbound, outbox)
+            return
+        if result.outcome == "already_decided":
+            line = replies.approval_already_handled()
+        elif result.outcome == "expired":
+            await self._redraw_card(inbound, outbox, choice.approval_id, "expired")
+            line = replies.approval_expired()
+        elif result.outcome == "not_yours":
+            stored = await aget_approval(self.engine, choice.approval_id)
+            name = (
+                await self._name_of(stored.request.approver_id, inbound)
+                if stored is not None
+                else None
+            )
+            line = replies.approval_not_yours(name)
+        else:
+            line = replies.card_unusable()
+        await outbox.send(replies.text_activity(line))
+
+    async def _card_unreadable(self, inbound: Inbound, outbox: Outbox) -> None:
+        thread_id = thread_id_for(
+            Requester(object_id=inbound.user_id, tenant_id=inbound.tenant_id),
+            inbound.conversation_id,
+        )
+        pending = await apending_approvals(self.engine, thread_id)
+        await outbox.send(
+            replies.text_activity(replies.card_unreadable(shown_again=bool(pending)))
+        )
+        for request in pending:
+            await self._send_card(request, inbound, outbox)
+
+    async def _redraw_card(
+        self,
+        inbound: Inbound,
+        outbox: Outbox,
+        approval_id: str,
+        status: cards.DecidedStatus,
+    ) -> None:
+        """Replace the clicked card with its decided form; cosmetic, never fatal."""
+        if inbound.reply_to_id is None:
+            return
+        try:
+            stored = await aget_approval(self.engine, approval_id)
+            by = inbound.user_name
+            if stored is not None and stored.decided_by and stored.decided_at:
+                by = await self._name_of(stored.decided_by, inbound) or by
+            activity = cards.decided_activity(
+                stored.request if stored is not None else None,
+                status,
+                by=by,
+                at=stored.decided_at if stored is not None else None,
+            )
+            await outbox.update(inbound.reply_to_id, activity)
+        except Exception as exc:
+            logger.warning(
+                "could not redraw card %s in %s: %s",
+                inbound.reply_to_id,
+                inbound.conversation_id,
+                type(exc).__name__,
+            )
 
     async def on_members_added(self, inbound: Inbound, outbox: Outbox) -> None:
         """Greet once when the bot joins a chat, or a user opens the 1:1 chat."""
@@ -175,25 +285,116 @@ class TurnHandler:
         return InvokeResult(200, {})
 
     async def _run_turn(self, inbound: Inbound, text: str, outbox: Outbox) -> None:
-        requester = Requester(
+        requester = await self._requester(inbound)
+        reply = await self._with_typing(
+            outbox,
+            inbound,
+            self.copilot.arun_turn(
+                requester=requester,
+                conversation_id=inbound.conversation_id,
+                text=text,
+                private_chat=_is_personal(inbound),
+            ),
+        )
+        await self._deliver(reply, inbound, outbox)
+
+    async def _requester(self, inbound: Inbound) -> Requester:
+        """Who is asking: the activity's sender, with UPN and roles from the
+        directory when it knows them."""
+        basic = Requester(
             object_id=inbound.user_id,
             tenant_id=inbound.tenant_id,
             name=inbound.user_name,
         )
+        if self.directory is None:
+            return basic
+        try:
+            user = await self.directory.aget_user(inbound.user_id)
+        except NotFound:
+            logger.info("requester %s is not in the directory", inbound.user_id)
+            return basic
+        except Exception as exc:
+            # Without roles a turn can still help; acting on others is refused.
+            logger.warning(
+                "directory lookup of the requester failed; no roles this turn: %s",
+                type(exc).__name__,
+            )
+            return basic
+        return Requester(
+            object_id=inbound.user_id,
+            tenant_id=inbound.tenant_id,
+            upn=user.upn,
+            name=inbound.user_name or user.display_name,
+            roles=frozenset(user.roles),
+        )
+
+    async def _name_of(self, object_id: str, inbound: Inbound) -> str | None:
+        if object_id == inbound.user_id and inbound.user_name:
+            return inbound.user_name
+        if self.directory is None:
+            return None
+        try:
+            return (await self.directory.aget_user(object_id)).display_name
+        except Exception as exc:  # a name is cosmetic; never fail a turn on it
+            logger.info("no name for %s: %s", object_id, type(exc).__name__)
+            return None
+
+    async def _deliver(
+        self, reply: TurnReply, inbound: Inbound, outbox: Outbox
+    ) -> None:
+        """Send a turn's answer, then its secrets, then one card per approval."""
+        if reply.text.strip() or not (reply.approvals or reply.secrets):
+            await outbox.send(replies.answer_activity(reply))
+        await self._send_secrets(reply.secrets, inbound, outbox)
+        for request in reply.approvals:
+            await self._send_card(request, inbound, outbox)
+
+    async def _send_card(
+        self, request: ApprovalRequest, inbound: Inbound, outbox: Outbox
+    ) -> None:
+        name = await self._name_of(request.approver_id, inbound)
+        await outbox.send(cards.approval_activity(request, approver_name=name))
+
+    async def _send_secrets(
+        self, secrets: list[OneTimeSecret], inbound: Inbound, outbox: Outbox
+    ) -> None:
+        """Show each secret once, only in a 1:1 chat with its owner.
+
+        The tools refuse to make a secret outside a private chat; this is the
+        second lock, so that no tool bug can put one in a group chat.
+        """
+        withheld = False
+        for secret in secrets:
+            if _is_personal(inbound) and secret.subject_id == inbound.user_id:
+                await outbox.send(cards.secret_activity(secret))
+                logger.info(
+                    "showed a one-time %s in %s", secret.label, inbound.conversation_id
+                )
+                continue
+            withheld = True
+            logger.warning(
+                "dropped a one-time %s in %s (%s chat, %s): only its owner sees "
+                "it, in a 1:1 chat",
+                secret.label,
+                inbound.conversation_id,
+                inbound.conversation_type,
+                "owner" if secret.subject_id == inbound.user_id else "not the owner",
+            )
+        if withheld:
+            await outbox.send(replies.text_activity(replies.secret_withheld()))
+
+    async def _with_typing(
+        self, outbox: Outbox, inbound: Inbound, work: Awaitable[T]
+    ) -> T:
         typing = asyncio.create_task(
             self._keep_typing(outbox), name=f"typing-{inbound.activity_id}"
         )
         try:
-            reply = await self.copilot.arun_turn(
-                requester=requester,
-                conversation_id=inbound.conversation_id,
-                text=text,
-            )
+            return await work
         finally:
             typing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await typing
-        await outbox.send(replies.answer_activity(reply))
 
     async def _keep_typing(self, outbox: Outbox) -> None:
         while True:
@@ -221,6 +422,10 @@ class TurnHandler:
             )
         except Exception:
             logger.exception("could not send the apology [%s]", correlation_id)
+
+
+def _is_personal(inbound: Inbound) -> bool:
+    return inbound.conversation_type == "personal"
 
 
 def new_correlation_id() -> str:

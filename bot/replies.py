@@ -98,11 +98,41 @@ def describe_in_words(*, has_image: bool) -> str:
     )
 
 
-def card_choice_unusable() -> str:
-    """The answer to a card submit the bot cannot act on."""
+def card_unreadable(*, shown_again: bool) -> str:
+    """The answer to a card submit whose choice did not arrive (field case T3b)."""
+    if shown_again:
+        return "I couldn't read your choice from that card. Here it is again:"
     return (
-        "I couldn't use that choice: the card may be out of date or its data "
-        "didn't arrive. Please tell me again in words what you'd like to do."
+        "I couldn't read your choice from that card. Please tell me again in "
+        "words what you'd like to do."
+    )
+
+
+def approval_already_handled() -> str:
+    """A second click, a re-send, or a click on another replica's card."""
+    return "That request was already handled."
+
+
+def approval_expired() -> str:
+    """A click on a card whose request expired or was left behind."""
+    return "That request expired. Ask me again if you still need it."
+
+
+def approval_not_yours(approver_name: str | None) -> str:
+    """A click by someone other than the person the card is for."""
+    return f"This card is for {approver_name or 'the person who asked'} to confirm."
+
+
+def card_unusable() -> str:
+    """A submit that names no request the bot knows (forged, foreign, or old)."""
+    return "I can't use that card."
+
+
+def secret_withheld() -> str:
+    """Said instead of showing a one-time secret outside a 1:1 chat with its owner."""
+    return (
+        "For your security I only show that in a private chat with the person "
+        "it belongs to. Open a 1:1 chat with me and ask again there."
     )
 
 

@@ -11,13 +11,26 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from fakes.bot_services import FakeKnowledge, services_factory
+from fakes.bot_services import FakeDirectory, FakeKnowledge, services_factory
 from fakes.copilot import FakeCopilot, copilot_factory
 
 from bot.app import TASKS_KEY, create_app
 from bot.chat import ChatUser, message_activity
-from bot.connector import LocalConnector
+from bot.connector import LocalConnector, Recorded
 from tools.settings import Settings
+
+
+def card_body(activity: dict[str, Any]) -> dict[str, Any]:
+    """The Adaptive Card in a message (the first attachment)."""
+    [attachment] = activity["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    return attachment["content"]
+
+
+def card_actions(activity: dict[str, Any]) -> list[dict[str, Any]]:
+    if not activity.get("attachments"):
+        return []
+    return card_body(activity).get("actions") or []
 
 
 @dataclass
@@ -36,6 +49,31 @@ class RunningBot:
         options.setdefault("user", self.user)
         options.setdefault("conversation_id", self.conversation_id)
         return message_activity(service_url=self.connector.url, text=text, **options)
+
+    def click(
+        self, card: Recorded | None, choice: int = 0, **options: Any
+    ) -> dict[str, Any]:
+        """What Teams posts when ``choice`` of ``card`` is clicked: the action's
+        ``data`` as ``value`` (plus ``value`` overrides), empty text, and the
+        card's activity id as ``replyToId``."""
+        value = options.pop("value", None)
+        if card is not None:
+            data = card_actions(card.activity)[choice]["data"]
+            value = {**data, **(value or {})}
+        options.setdefault("reply_to_id", card.activity_id if card else None)
+        return self.activity("", value=value, **options)
+
+    def cards(self) -> list[Recorded]:
+        """Approval cards the bot sent (with buttons), oldest first."""
+        return [
+            c
+            for c in self.connector.calls
+            if c.method == "POST" and card_actions(c.activity)
+        ]
+
+    def updates(self) -> list[Recorded]:
+        """Activities the bot replaced (redrawn cards)."""
+        return [c for c in self.connector.calls if c.method == "PUT"]
 
     async def post(
         self, activity: Any, *, headers: dict[str, str] | None = None
@@ -66,6 +104,7 @@ async def run_bot(
     copilot: FakeCopilot | None = None,
     *,
     knowledge: FakeKnowledge | None = None,
+    directory: FakeDirectory | None = None,
     credentials_factory: Any = None,
     middlewares: tuple[Any, ...] = (),
 ) -> AsyncIterator[RunningBot]:
@@ -73,7 +112,7 @@ async def run_bot(
     copilot = copilot or FakeCopilot()
     app = create_app(
         settings,
-        services_factory=services_factory(knowledge),
+        services_factory=services_factory(knowledge, directory),
         copilot_factory=copilot_factory(copilot),
         credentials_factory=credentials_factory,
     )

@@ -1,17 +1,19 @@
 """Services for host tests: the real app database, a tiny in-memory knowledge base.
 
 The embedded search engine belongs to another part of the product; the host
-only needs ``acount()`` for readiness, so a small fake stands in for it.
+only needs ``acount()`` for readiness, so a small fake stands in for it. The
+host reads names and roles from the directory, so a small one stands in too.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tools.db import create_engine, upgrade
-from tools.errors import BackendUnavailable
+from tools.directory.base import DirectoryUser
+from tools.errors import BackendUnavailable, NotFound
 from tools.knowledge.base import Chunk, Passage
 from tools.registry import ToolRegistry
 from tools.services import Services
@@ -43,7 +45,34 @@ class FakeKnowledge:
         pass
 
 
-def services_factory(knowledge: FakeKnowledge | None = None):
+@dataclass
+class FakeDirectory:
+    """People by object id; only what the host reads (names and roles)."""
+
+    users: dict[str, DirectoryUser] = field(default_factory=dict)
+
+    def add(self, object_id: str, name: str, *roles: str) -> DirectoryUser:
+        user = DirectoryUser(
+            object_id=object_id,
+            upn=f"{object_id}@contoso.example",
+            display_name=name,
+            roles=frozenset(roles),
+        )
+        self.users[object_id] = user
+        return user
+
+    async def aget_user(self, key: str) -> DirectoryUser:
+        if key not in self.users:
+            raise NotFound(f"no user {key}")
+        return self.users[key]
+
+    async def aclose(self) -> None:
+        pass
+
+
+def services_factory(
+    knowledge: FakeKnowledge | None = None, directory: FakeDirectory | None = None
+):
     """A ``services_factory`` for :func:`bot.app.create_app`: real DB, fake KB."""
 
     @asynccontextmanager
@@ -57,7 +86,7 @@ def services_factory(knowledge: FakeKnowledge | None = None):
                 engine,
                 knowledge or FakeKnowledge(),
                 ToolRegistry(None),
-                directory=None,  # the bot's own tests never reach a tool that needs it
+                directory=directory,  # type: ignore[arg-type]
             )
             services.registry.services = services
             yield services
