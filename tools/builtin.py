@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from tools.knowledge.tool import search_knowledge
+from tools.recovery import (
+    diagnose_sign_in,
+    issue_temporary_access_pass,
+    revoke_sessions,
+    self_service_reset,
+    set_temporary_password,
+)
 from tools.registry import ToolImpl
 
 BUILTIN_TOOLS: dict[str, ToolImpl] = {
     "search_knowledge": search_knowledge,
+    "diagnose_sign_in": diagnose_sign_in,
+    "self_service_reset": self_service_reset,
+    "issue_temporary_access_pass": issue_temporary_access_pass,
+    "set_temporary_password": set_temporary_password,
+    "revoke_sessions": revoke_sessions,
 }

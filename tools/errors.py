@@ -4,15 +4,19 @@
     ├── ConfigError          a setting is missing or wrong (operator's fault)
     ├── InvalidInput         a request or argument is malformed (caller's fault)
     ├── PermissionDenied     the requester may not do this (policy)
+    │   └── LimitReached     a per-person allowance is used up for now
     ├── NotFound             the thing asked about does not exist
     ├── ToolError            a tool could not do its job (message is for the model)
     └── BackendUnavailable   an outside system is down, slow or refusing (retry later)
 
 Each carries ``user_message``: one plain sentence for the employee, with what to
 do next. ``str(error)`` is for the operator's log and may name systems and ids.
+``request_id`` is the outside system's own id of the failed call, when it gave one.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class HelpdeskError(Exception):
@@ -21,6 +25,7 @@ class HelpdeskError(Exception):
     default_user_message = (
         "Something went wrong on my side. Please try again in a minute."
     )
+    request_id: str | None = None
 
     def __init__(self, message: str, *, user_message: str | None = None) -> None:
         super().__init__(message)
@@ -45,6 +50,22 @@ class PermissionDenied(HelpdeskError):
     """The requester is not allowed to do this."""
 
     default_user_message = "You are not allowed to do that here."
+
+
+class LimitReached(PermissionDenied):
+    """A per-person limit (e.g. one pass a day) is reached until ``resets_at``."""
+
+    default_user_message = "You have reached the limit for that today."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user_message: str | None = None,
+        resets_at: datetime | None = None,
+    ) -> None:
+        super().__init__(message, user_message=user_message)
+        self.resets_at = resets_at
 
 
 class NotFound(HelpdeskError):

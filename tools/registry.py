@@ -18,16 +18,19 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.errors import GraphBubbleUp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.approvals import ApprovalDenied, ApprovalRequest, Decision
-from tools.errors import HelpdeskError, InvalidInput, PermissionDenied
+from tools.audit import AuditEvent, AuditNote, AuditOutcome, arecord
+from tools.errors import HelpdeskError, InvalidInput, LimitReached, PermissionDenied
 from tools.identity import Requester, requester_from_config
 from tools.secrets import OneTimeSecret
 
@@ -103,6 +106,8 @@ class ToolContext:
         thread_id: the conversation's thread, when run inside a turn.
         private_chat: the turn comes from a 1:1 chat (secrets may be shown).
         approver: the agent's approval hook; None outside a graph run.
+        audit: what a side-effecting tool has learnt so far (subject, action,
+            approval) for its audit record; the registry writes it.
     """
 
     requester: Requester
@@ -110,6 +115,7 @@ class ToolContext:
     thread_id: str | None = None
     private_chat: bool = False
     approver: Approver | None = None
+    audit: AuditNote = field(default_factory=AuditNote)
 
     async def approve(self, request: ApprovalRequest) -> Decision:
         """Ask for approval and wait; returns only when approved.
@@ -125,8 +131,13 @@ class ToolContext:
                 "for here.",
             )
         decision = await self.approver(request)
+        # The hook fills the id in; a Decision that carries it wins.
+        self.audit.approval_id = (
+            getattr(decision, "approval_id", None) or request.approval_id or None
+        )
         if not decision.approved:
             raise ApprovalDenied(request.approval_id)
+        self.audit.approved = True
         return decision
 
     def reveal_once(self, secret: OneTimeSecret) -> None:
@@ -207,9 +218,14 @@ class ToolRegistry:
                 approver=configurable.get(APPROVE_KEY),
             )
             started = time.perf_counter()
+            outcome: AuditOutcome = "failed"
+            failure: BaseException | None = None
+            paused = False
             try:
                 result = await impl(kwargs, context)
+                outcome = context.audit.outcome or "success"
             except ApprovalDenied:
+                outcome = "declined"
                 logger.info("tool %s declined by the approver", manifest.name)
                 return (
                     f"{manifest.name} was not run: the approver declined. Do not "
@@ -217,10 +233,30 @@ class ToolRegistry:
                     {"declined": True},
                 )
             except HelpdeskError as exc:
+                failure = exc
+                outcome = _failure_outcome(exc, approved=context.audit.approved)
                 logger.warning(
-                    "tool %s failed for %s: %s", manifest.name, requester.object_id, exc
+                    "tool %s failed for %s: %s (request id %s)",
+                    manifest.name,
+                    requester.object_id,
+                    exc,
+                    exc.request_id or "-",
                 )
-                return (f"Error: {exc.user_message}", {"error": exc.user_message})
+                text = f"Error: {exc.user_message}"
+                if manifest.side_effects:
+                    text += _NO_WORKAROUND
+                return (text, {"error": exc.user_message})
+            except GraphBubbleUp:
+                # The graph paused for the approval (interrupt); the call is not
+                # over: it runs again from the start when the decision comes.
+                paused = True
+                raise
+            except BaseException as exc:
+                failure = exc
+                raise
+            finally:
+                if manifest.side_effects and not paused:
+                    await self._audit(manifest, context, outcome, failure)
             logger.info(
                 "tool %s ok in %.0f ms",
                 manifest.name,
@@ -239,6 +275,60 @@ class ToolRegistry:
                 "side_effects": manifest.side_effects,
             },
         )
+
+    async def _audit(
+        self,
+        manifest: ToolManifest,
+        context: ToolContext,
+        outcome: AuditOutcome,
+        failure: BaseException | None,
+    ) -> None:
+        """Write the one audit record of a side-effecting call; never raises."""
+        engine = getattr(self.services, "db", None)
+        if engine is None:
+            logger.error("tool %s: no app database, audit record lost", manifest.name)
+            return
+        note = context.audit
+        requester = context.requester
+        detail = None
+        if isinstance(failure, HelpdeskError):
+            detail = f"{type(failure).__name__}: {failure.user_message}"
+        elif failure is not None:
+            detail = type(failure).__name__
+        event = AuditEvent(
+            at=datetime.now(UTC),
+            tenant_id=requester.tenant_id,
+            actor_id=requester.object_id,
+            subject_id=note.subject_id or requester.object_id,
+            tool=manifest.name,
+            action=note.action or manifest.name,
+            outcome=outcome,
+            approval_id=note.approval_id,
+            backend_request_id=getattr(failure, "request_id", None),
+            detail=detail,
+        )
+        try:
+            await arecord(engine, event)
+        except Exception:
+            # The action may already have happened; losing the record is bad,
+            # but failing the reply after the fact would mislead the employee.
+            logger.exception("tool %s: could not write the audit record", manifest.name)
+
+
+_NO_WORKAROUND = (
+    " Do not try this again, and do not reach the same change with another "
+    "tool or another way; tell the user plainly and give the next step above."
+)
+
+
+def _failure_outcome(exc: HelpdeskError, *, approved: bool) -> AuditOutcome:
+    if approved:
+        return "failed"
+    if isinstance(exc, LimitReached):
+        return "limited"
+    if isinstance(exc, (PermissionDenied, InvalidInput)):
+        return "refused"
+    return "failed"
 
 
 def _allowed(manifest: ToolManifest, requester: Requester) -> bool:

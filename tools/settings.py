@@ -21,6 +21,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ModelProvider = Literal["offline", "openai", "azure"]
 KnowledgeBackendName = Literal["embedded", "azure"]
+DirectoryBackendName = Literal["local", "graph"]
+RecoveryMethod = Literal["sspr", "tap", "temporary_password", "revoke"]
+RECOVERY_METHODS: tuple[RecoveryMethod, ...] = (
+    "sspr",
+    "tap",
+    "temporary_password",
+    "revoke",
+)
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 _MS = "MICROSOFT_APP_"
 
@@ -106,6 +115,47 @@ class Settings(BaseSettings):
     # -- tools --
     manifests_dir: Path = PROJECT_ROOT / "manifests"
 
+    # -- directory --
+    directory_backend: DirectoryBackendName = "local"
+    """``local`` (people in the app database) or ``graph`` (Microsoft Graph)."""
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    """Microsoft Graph root; plain http is accepted only for loopback (tests)."""
+    graph_tenant_id: str | None = None
+    """Entra tenant of the Graph app; defaults to ``MICROSOFT_APP_TENANT_ID``."""
+    graph_client_id: str | None = None
+    """Client id of the Graph app; defaults to ``MICROSOFT_APP_ID``."""
+    graph_client_secret: SecretStr | None = None
+    """Client secret of the Graph app; defaults to ``MICROSOFT_APP_PASSWORD``."""
+    graph_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Per Graph request, connect and read alike."""
+    directory_seed_file: Path = PROJECT_ROOT / "manifests" / "directory.yaml"
+    """People loaded into the local directory on first start, when it is empty."""
+    helpdesk_role_names: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "Helpdesk Administrator",
+            "Password Administrator",
+            "User Administrator",
+        ]
+    )
+    """Entra directory roles (display names, comma-separated) that count as the
+    help-desk role. Any other directory role makes an account privileged."""
+
+    # -- account recovery --
+    recovery_methods: Annotated[list[RecoveryMethod], NoDecode] = Field(
+        default_factory=lambda: list(RECOVERY_METHODS)
+    )
+    """Comma-separated: ``sspr``, ``tap``, ``temporary_password``, ``revoke``."""
+    recovery_preferred: RecoveryMethod = "sspr"
+    """The recovery path offered first; must be one of the allowed methods."""
+    sspr_url: str = "https://passwordreset.microsoftonline.com"
+    """Where employees reset their own password."""
+    tap_lifetime_minutes: int = Field(default=60, ge=10, le=43200)
+    tap_one_time: bool = True
+    limit_tap_per_day: int = Field(default=1, ge=1, le=100)
+    """Passes per person in any 24 hours."""
+    limit_temp_password_per_day: int = Field(default=2, ge=1, le=100)
+    limit_revoke_per_day: int = Field(default=3, ge=1, le=100)
+
     # -- Teams host --
     turn_deadline_s: float = Field(default=10.0, gt=0, le=14)
     """Answer Teams' HTTP call within this; longer turns finish in the
@@ -125,10 +175,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for key in ("allowed_tenants", "HELPDESK_ALLOWED_TENANTS"):
-                value = data.get(key)
-                if isinstance(value, str):
-                    data[key] = [t.strip() for t in value.split(",") if t.strip()]
+            for field_name in _LIST_FIELDS:
+                for key in (field_name, "HELPDESK_" + field_name.upper()):
+                    value = data.get(key)
+                    if isinstance(value, str):
+                        data[key] = [t.strip() for t in value.split(",") if t.strip()]
         return data
 
     @model_validator(mode="after")
@@ -163,7 +214,63 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MICROSOFT_APP_TYPE=SingleTenant needs MICROSOFT_APP_TENANT_ID"
             )
+        self._check_directory()
+        self._check_recovery()
         return self
+
+    def _check_directory(self) -> None:
+        scheme, _, rest = self.graph_base_url.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0] if rest else ""
+        if scheme != "https" and not (scheme == "http" and host in _LOOPBACK_HOSTS):
+            raise ValueError(
+                "HELPDESK_GRAPH_BASE_URL must be an https URL, e.g. "
+                "https://graph.microsoft.com/v1.0 (plain http only on loopback)"
+            )
+        if self.directory_backend != "graph":
+            return
+        for variable, value in (
+            ("HELPDESK_GRAPH_TENANT_ID", self.graph_tenant),
+            ("HELPDESK_GRAPH_CLIENT_ID", self.graph_client),
+            ("HELPDESK_GRAPH_CLIENT_SECRET", self.graph_secret),
+        ):
+            if not value:
+                raise ValueError(
+                    f"HELPDESK_DIRECTORY_BACKEND=graph needs {variable} (or the "
+                    "bot's MICROSOFT_APP_* value it defaults to)"
+                )
+
+    def _check_recovery(self) -> None:
+        if not self.recovery_methods:
+            raise ValueError(
+                "HELPDESK_RECOVERY_METHODS must name at least one of "
+                + ", ".join(RECOVERY_METHODS)
+            )
+        if self.recovery_preferred not in self.recovery_methods:
+            raise ValueError(
+                f"HELPDESK_RECOVERY_PREFERRED={self.recovery_preferred} is not in "
+                "HELPDESK_RECOVERY_METHODS; pick one of "
+                + ", ".join(self.recovery_methods)
+            )
+        if not self.helpdesk_role_names:
+            raise ValueError(
+                "HELPDESK_HELPDESK_ROLE_NAMES must name at least one directory "
+                "role, e.g. Helpdesk Administrator"
+            )
+
+    @property
+    def graph_tenant(self) -> str | None:
+        """The Graph app's tenant: its own setting, else the bot's."""
+        return self.graph_tenant_id or self.app_tenant_id
+
+    @property
+    def graph_client(self) -> str | None:
+        """The Graph app's client id: its own setting, else the bot's app id."""
+        return self.graph_client_id or self.app_id
+
+    @property
+    def graph_secret(self) -> SecretStr | None:
+        """The Graph app's secret: its own setting, else the bot's password."""
+        return self.graph_client_secret or self.app_password
 
     @property
     def local_mode(self) -> bool:
@@ -228,6 +335,9 @@ def to_async_url(url: str) -> str:
         # libpq (and so the psycopg checkpointer) says sslmode=; asyncpg says ssl=.
         url = url.replace("sslmode=", "ssl=")
     return url
+
+
+_LIST_FIELDS = ("allowed_tenants", "helpdesk_role_names", "recovery_methods")
 
 
 def _variable_for(field: str) -> str:
