@@ -1,10 +1,8 @@
-"""Ingest a folder of articles into a collection of a knowledge backend, incrementally.
+"""Ingest a folder of articles into a knowledge backend, incrementally.
 
-Each file becomes a document whose id is ``<collection>/<path relative to the
-folder>`` (see :mod:`tools.knowledge.collection`). A document is re-indexed
-only when its content hash changed; documents of the same collection that are
-indexed but no longer in the folder are dropped (unless ``prune=False``).
-Documents of other collections are never touched.
+Each file becomes a document whose id is its path relative to the folder.
+A document is re-indexed only when its content hash changed; documents that
+are indexed but no longer in the folder are dropped (unless ``prune=False``).
 
 A ``SOURCES.md`` in the folder is not an article: when it holds a Markdown
 table whose rows name a file in backticks and link a URL, that URL becomes the
@@ -23,12 +21,6 @@ from pathlib import Path
 from tools.errors import InvalidInput
 from tools.knowledge.base import DocumentIndex, KnowledgeBackend, SourceDocument
 from tools.knowledge.chunking import SUFFIXES, parse_document
-from tools.knowledge.collection import (
-    check_name,
-    default_name,
-    document_id,
-    in_collection,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +37,6 @@ ProgressCallback = Callable[[int, int], None]
 class IngestReport:
     """What an ingest changed, in counts of documents (and chunks written)."""
 
-    collection: str = ""
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -68,39 +59,32 @@ async def ingest_path(
     backend: KnowledgeBackend,
     path: Path,
     *,
-    collection: str | None = None,
     prune: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Bring one collection of the index in step with the articles at ``path``.
+    """Bring the index in step with the articles at ``path``.
 
     Args:
         backend: where the chunks go.
         path: a folder of ``.md``, ``.html`` and ``.txt`` files (searched
             recursively), or one such file.
-        collection: the collection the articles belong to; by default the
-            folder's name (for a single file, the name of its folder).
-        prune: drop indexed documents of this collection that are not in the
-            folder. Ignored (never pruned) when ``path`` is a single file.
+        prune: drop indexed documents that are not in the folder. Ignored
+            (never pruned) when ``path`` is a single file.
         on_progress: called with (documents done, documents total).
 
     Returns:
         The counts of added, updated, deleted and unchanged documents.
 
     Raises:
-        InvalidInput: the path does not exist or holds no articles, or the
-            collection name is not usable.
+        InvalidInput: the path does not exist or holds no articles.
         BackendUnavailable: the backend refused a write.
     """
-    loaded = await asyncio.to_thread(_load, path, collection)
-    collection = loaded.collection
-    documents, skipped, empty = loaded.documents, loaded.unreadable, loaded.empty
-    prune = prune and not loaded.single_file
+    documents, skipped, empty, single_file = await asyncio.to_thread(_load, path)
+    prune = prune and not single_file
 
-    report = IngestReport(collection=collection, skipped=skipped + empty)
+    report = IngestReport(skipped=skipped + empty)
     incremental = isinstance(backend, DocumentIndex)
-    every = await backend.adocument_hashes() if incremental else {}  # type: ignore[attr-defined]
-    known = {d: every[d] for d in in_collection(every, collection)}
+    known = await backend.adocument_hashes() if incremental else {}  # type: ignore[attr-defined]
     changed: list[SourceDocument] = []
     for document in documents:
         previous = known.get(document.doc_id)
@@ -135,28 +119,14 @@ async def ingest_path(
     if report.deleted:
         await backend.adelete_documents(report.deleted)
 
-    logger.info(
-        "ingested %s into collection %s: %s", path, collection, report.summary()
-    )
+    logger.info("ingested %s: %s", path, report.summary())
     return report
 
 
-@dataclass(frozen=True, slots=True)
-class _Loaded:
-    collection: str
-    documents: list[SourceDocument]
-    unreadable: list[str]
-    empty: list[str]
-    single_file: bool
-
-
-def _load(path: Path, collection: str | None) -> _Loaded:
+def _load(path: Path) -> tuple[list[SourceDocument], list[str], list[str], bool]:
     root, files = _collect(path)
-    name = check_name(collection) if collection else default_name(path)
-    documents, unreadable, empty = _parse_all(
-        root, files, _read_sources(root), collection=name
-    )
-    return _Loaded(name, documents, unreadable, empty, path.is_file())
+    documents, unreadable, empty = _parse_all(root, files, _read_sources(root))
+    return documents, unreadable, empty, path.is_file()
 
 
 def _collect(path: Path) -> tuple[Path, list[Path]]:
@@ -190,30 +160,21 @@ def _read_sources(root: Path) -> dict[str, str]:
 
 
 def _parse_all(
-    root: Path,
-    files: list[Path],
-    sources: dict[str, str],
-    *,
-    collection: str | None = None,
+    root: Path, files: list[Path], sources: dict[str, str]
 ) -> tuple[list[SourceDocument], list[str], list[str]]:
-    """Parse every file: the documents, the unreadable ids, the empty ids.
-
-    Ids are ``<collection>/<relative path>``, or the bare relative path when
-    ``collection`` is None.
-    """
+    """Parse every file: the documents, the unreadable ids, the empty ids."""
     documents: list[SourceDocument] = []
     unreadable: list[str] = []
     empty: list[str] = []
     for file in files:
-        relative = file.relative_to(root).as_posix()
-        doc_id = document_id(collection, relative) if collection else relative
+        doc_id = file.relative_to(root).as_posix()
         try:
             raw = file.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             logger.warning("cannot read %s: %s", file, exc)
             unreadable.append(doc_id)
             continue
-        document = parse_document(raw, doc_id, source=sources.get(relative))
+        document = parse_document(raw, doc_id, source=sources.get(doc_id))
         if not document.chunks:
             empty.append(doc_id)
             continue
