@@ -32,7 +32,7 @@ from tools.knowledge.analysis import analyze  # noqa: E402
 from tools.knowledge.base import SourceDocument  # noqa: E402
 from tools.knowledge.chunking import parse_document  # noqa: E402
 from tools.knowledge.embedded import EmbeddedKnowledge  # noqa: E402
-from tools.knowledge.ingest import _collect, _parse_all, _read_sources  # noqa: E402
+from tools.knowledge.ingest import load_documents  # noqa: E402
 
 KB = ROOT.parent / "shared" / "data" / "kb"
 QUESTIONS = ROOT / "tests" / "data" / "retrieval_questions.yaml"
@@ -40,8 +40,7 @@ QUESTIONS = ROOT / "tests" / "data" / "retrieval_questions.yaml"
 
 def load_corpus(target: int) -> list[SourceDocument]:
     """The real articles, copied until they hold ``target`` chunks."""
-    root, files = _collect(KB)
-    base, _ = _parse_all(root, files, _read_sources(root))
+    base = load_documents(KB, collection="bench")
     out: list[SourceDocument] = []
     total, copy = 0, 0
     while total < target:

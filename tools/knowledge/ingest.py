@@ -1,8 +1,10 @@
-"""Ingest a folder of articles into a knowledge backend, incrementally.
+"""Ingest a folder of articles into a collection of a knowledge backend, incrementally.
 
-Each file becomes a document whose id is its path relative to the folder.
-A document is re-indexed only when its content hash changed; documents that
-are indexed but no longer in the folder are dropped (unless ``prune=False``).
+Each file becomes a document whose id is ``<collection>/<path relative to the
+folder>`` (see :mod:`tools.knowledge.collection`). A document is re-indexed
+only when its content hash changed; documents of the same collection that are
+indexed but no longer in the folder are dropped (unless ``prune=False``).
+Documents of other collections are never touched.
 
 A ``SOURCES.md`` in the folder is not an article: when it holds a Markdown
 table whose rows name a file in backticks and link a URL, that URL becomes the
@@ -21,6 +23,12 @@ from pathlib import Path
 from tools.errors import InvalidInput
 from tools.knowledge.base import DocumentIndex, KnowledgeBackend, SourceDocument
 from tools.knowledge.chunking import SUFFIXES, parse_document
+from tools.knowledge.collection import (
+    check_name,
+    default_name,
+    document_id,
+    in_collection,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,7 @@ ProgressCallback = Callable[[int, int], None]
 class IngestReport:
     """What an ingest changed, in counts of documents (and chunks written)."""
 
+    collection: str = ""
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -59,32 +68,39 @@ async def ingest_path(
     backend: KnowledgeBackend,
     path: Path,
     *,
+    collection: str | None = None,
     prune: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Bring the index in step with the articles at ``path``.
+    """Bring one collection of the index in step with the articles at ``path``.
 
     Args:
         backend: where the chunks go.
         path: a folder of ``.md``, ``.html`` and ``.txt`` files (searched
             recursively), or one such file.
-        prune: drop indexed documents that are not in the folder. Ignored
-            (never pruned) when ``path`` is a single file.
+        collection: the collection the articles belong to; by default the
+            folder's name (for a single file, the name of its folder).
+        prune: drop indexed documents of this collection that are not in the
+            folder. Ignored (never pruned) when ``path`` is a single file.
         on_progress: called with (documents done, documents total).
 
     Returns:
         The counts of added, updated, deleted and unchanged documents.
 
     Raises:
-        InvalidInput: the path does not exist or holds no articles.
+        InvalidInput: the path does not exist or holds no articles, or the
+            collection name is not usable.
         BackendUnavailable: the backend refused a write.
     """
-    documents, skipped, empty, single_file = await asyncio.to_thread(_load, path)
-    prune = prune and not single_file
+    loaded = await asyncio.to_thread(_load, path, collection)
+    collection = loaded.collection
+    documents, skipped, empty = loaded.documents, loaded.unreadable, loaded.empty
+    prune = prune and not loaded.single_file
 
-    report = IngestReport(skipped=skipped + empty)
+    report = IngestReport(collection=collection, skipped=skipped + empty)
     incremental = isinstance(backend, DocumentIndex)
-    known = await backend.adocument_hashes() if incremental else {}  # type: ignore[attr-defined]
+    every = await backend.adocument_hashes() if incremental else {}  # type: ignore[attr-defined]
+    known = {d: every[d] for d in in_collection(every, collection)}
     changed: list[SourceDocument] = []
     for document in documents:
         previous = known.get(document.doc_id)
@@ -119,14 +135,39 @@ async def ingest_path(
     if report.deleted:
         await backend.adelete_documents(report.deleted)
 
-    logger.info("ingested %s: %s", path, report.summary())
+    logger.info(
+        "ingested %s into collection %s: %s", path, collection, report.summary()
+    )
     return report
 
 
-def _load(path: Path) -> tuple[list[SourceDocument], list[str], list[str], bool]:
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    collection: str
+    documents: list[SourceDocument]
+    unreadable: list[str]
+    empty: list[str]
+    single_file: bool
+
+
+def load_documents(
+    path: Path, *, collection: str | None = None
+) -> list[SourceDocument]:
+    """Parse the articles at ``path`` without indexing them (benchmarks, checks).
+
+    Raises:
+        InvalidInput: the path does not exist or holds no articles.
+    """
+    return _load(path, collection).documents
+
+
+def _load(path: Path, collection: str | None) -> _Loaded:
     root, files = _collect(path)
-    documents, unreadable, empty = _parse_all(root, files, _read_sources(root))
-    return documents, unreadable, empty, path.is_file()
+    name = check_name(collection) if collection else default_name(path)
+    documents, unreadable, empty = _parse_all(
+        root, files, _read_sources(root), collection=name
+    )
+    return _Loaded(name, documents, unreadable, empty, path.is_file())
 
 
 def _collect(path: Path) -> tuple[Path, list[Path]]:
@@ -160,21 +201,30 @@ def _read_sources(root: Path) -> dict[str, str]:
 
 
 def _parse_all(
-    root: Path, files: list[Path], sources: dict[str, str]
+    root: Path,
+    files: list[Path],
+    sources: dict[str, str],
+    *,
+    collection: str | None = None,
 ) -> tuple[list[SourceDocument], list[str], list[str]]:
-    """Parse every file: the documents, the unreadable ids, the empty ids."""
+    """Parse every file: the documents, the unreadable ids, the empty ids.
+
+    Ids are ``<collection>/<relative path>``, or the bare relative path when
+    ``collection`` is None.
+    """
     documents: list[SourceDocument] = []
     unreadable: list[str] = []
     empty: list[str] = []
     for file in files:
-        doc_id = file.relative_to(root).as_posix()
+        relative = file.relative_to(root).as_posix()
+        doc_id = document_id(collection, relative) if collection else relative
         try:
             raw = file.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             logger.warning("cannot read %s: %s", file, exc)
             unreadable.append(doc_id)
             continue
-        document = parse_document(raw, doc_id, source=sources.get(doc_id))
+        document = parse_document(raw, doc_id, source=sources.get(relative))
         if not document.chunks:
             empty.append(doc_id)
             continue
