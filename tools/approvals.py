@@ -13,8 +13,9 @@ request is still pending; only then does ``ctx.approve`` return and the tool act
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 ApprovalStatus = Literal[
@@ -92,6 +93,8 @@ class Decision:
     approved: bool
     decided_by: str
     comment: str = ""
+    approval_id: str = ""
+    """The request decided; filled by the agent's hook (tools leave it out)."""
 
 
 class ApprovalDenied(Exception):
@@ -100,10 +103,10 @@ class ApprovalDenied(Exception):
 
 
 # -- storage -------------------------------------------------------------------
-# The store functions (record, decide atomically, mark done/failed, expire a
-# thread's pending requests) are filled in by the approvals work.
 
 import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.dialects import postgresql, sqlite  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from tools.db import metadata  # noqa: E402
 
@@ -129,3 +132,198 @@ approvals = sa.Table(
     sa.Index("ix_approvals_thread_status", "thread_id", "status"),
 )
 """One row per approval request; status moves only forward, by conditional UPDATE."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    """A stored request with where it stands."""
+
+    request: ApprovalRequest
+    thread_id: str
+    status: ApprovalStatus
+    interrupt_id: str | None = None
+    decided_by: str | None = None
+    comment: str | None = None
+
+    def expired_at(self, now: datetime) -> bool:
+        """True when the card is stale at ``now`` (an aware datetime)."""
+        return self.request.expires_at <= now
+
+
+async def record_pending(
+    engine: AsyncEngine, *, thread_id: str, request: ApprovalRequest
+) -> ApprovalRecord:
+    """Store ``request`` as pending unless it is already stored; return the row.
+
+    Idempotent: the graph re-runs a paused tool from its start on resume, so
+    the same request arrives again and must neither duplicate nor reset the row
+    (its status, its expiry) that the first call wrote.
+
+    Args:
+        engine: the app database.
+        thread_id: the conversation's thread.
+        request: the request, with its ``approval_id`` filled in.
+
+    Returns:
+        The stored row, as first written or as it stands now.
+    """
+    values = {
+        "approval_id": request.approval_id,
+        "thread_id": thread_id,
+        "tool": request.tool,
+        "title": request.title,
+        "action": request.action,
+        "facts": json.dumps([list(f) for f in request.facts]),
+        "requester_id": request.requester_id,
+        "subject_id": request.subject_id,
+        "approver_id": request.approver_id,
+        "status": "pending",
+        "created_at": _utc_now(),
+        "expires_at": _utc(request.expires_at),
+    }
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(approvals)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["approval_id"])
+    )
+    async with engine.begin() as conn:
+        await conn.execute(statement)
+        row = (
+            await conn.execute(
+                approvals.select().where(approvals.c.approval_id == request.approval_id)
+            )
+        ).one()
+    return _record(row)
+
+
+async def get_approval(engine: AsyncEngine, approval_id: str) -> ApprovalRecord | None:
+    """The stored request ``approval_id``, or None when there is none."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                approvals.select().where(approvals.c.approval_id == approval_id)
+            )
+        ).one_or_none()
+    return _record(row) if row is not None else None
+
+
+async def claim_decision(
+    engine: AsyncEngine,
+    approval_id: str,
+    *,
+    approved: bool,
+    decided_by: str,
+    comment: str = "",
+) -> bool:
+    """Decide a pending, unexpired request; True only for the one caller that won.
+
+    A single conditional UPDATE, so double clicks, Teams re-sends and replicas
+    sharing the database race safely: exactly one of them changes the row.
+    """
+    now = _utc_now()
+    statement = (
+        approvals.update()
+        .where(approvals.c.approval_id == approval_id)
+        .where(approvals.c.status == "pending")
+        .where(approvals.c.expires_at > now)
+        .values(
+            status="approved" if approved else "rejected",
+            decided_at=now,
+            decided_by=decided_by,
+            comment=comment or None,
+        )
+    )
+    return await _changed(engine, statement)
+
+
+async def finish(engine: AsyncEngine, approval_id: str, *, succeeded: bool) -> bool:
+    """Move an approved request to ``done`` or ``failed`` after the tool ran."""
+    statement = (
+        approvals.update()
+        .where(approvals.c.approval_id == approval_id)
+        .where(approvals.c.status == "approved")
+        .values(status="done" if succeeded else "failed")
+    )
+    return await _changed(engine, statement)
+
+
+async def expire(engine: AsyncEngine, approval_id: str) -> bool:
+    """Mark one request expired if it is still pending; True when it was."""
+    statement = (
+        approvals.update()
+        .where(approvals.c.approval_id == approval_id)
+        .where(approvals.c.status == "pending")
+        .values(status="expired")
+    )
+    return await _changed(engine, statement)
+
+
+async def expire_thread(engine: AsyncEngine, thread_id: str) -> int:
+    """Expire every pending request of a thread (the employee moved on).
+
+    Returns:
+        How many requests were still pending.
+    """
+    statement = (
+        approvals.update()
+        .where(approvals.c.thread_id == thread_id)
+        .where(approvals.c.status == "pending")
+        .values(status="expired")
+    )
+    async with engine.begin() as conn:
+        result = await conn.execute(statement)
+    return int(result.rowcount or 0)
+
+
+async def note_interrupt(
+    engine: AsyncEngine, approval_id: str, interrupt_id: str
+) -> None:
+    """Remember which graph interrupt waits for a request (for operators)."""
+    statement = (
+        approvals.update()
+        .where(approvals.c.approval_id == approval_id)
+        .where(approvals.c.interrupt_id.is_(None))
+        .values(interrupt_id=interrupt_id)
+    )
+    async with engine.begin() as conn:
+        await conn.execute(statement)
+
+
+async def _changed(engine: AsyncEngine, statement: Any) -> bool:
+    async with engine.begin() as conn:
+        result = await conn.execute(statement)
+    return int(result.rowcount or 0) == 1
+
+
+def _record(row: Any) -> ApprovalRecord:
+    request = ApprovalRequest(
+        approval_id=row.approval_id,
+        tool=row.tool,
+        title=row.title,
+        action=row.action,
+        requester_id=row.requester_id,
+        subject_id=row.subject_id,
+        approver_id=row.approver_id,
+        expires_at=_utc(row.expires_at),
+        facts=[(str(k), str(v)) for k, v in json.loads(row.facts or "[]")],
+    )
+    return ApprovalRecord(
+        request=request,
+        thread_id=row.thread_id,
+        status=row.status,
+        interrupt_id=row.interrupt_id,
+        decided_by=row.decided_by,
+        comment=row.comment,
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored here is UTC.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

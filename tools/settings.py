@@ -114,6 +114,8 @@ class Settings(BaseSettings):
 
     # -- tools --
     manifests_dir: Path = PROJECT_ROOT / "manifests"
+    approval_ttl_minutes: int = Field(default=10, ge=1, le=1440)
+    """How long an approval card stays valid; a later click is told it expired."""
 
     # -- directory --
     directory_backend: DirectoryBackendName = "local"

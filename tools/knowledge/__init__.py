@@ -1,7 +1,8 @@
 """Knowledge search: the contract, the embedded engine, Azure AI Search, ingestion.
 
 :func:`open_backend` picks the backend the settings name; :func:`seed_if_empty`
-fills an empty knowledge base with the shipped demo articles on first start.
+fills an empty knowledge base with the shipped demo articles on first start,
+as the collection ``demo`` (see :mod:`tools.knowledge.collection`).
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ async def open_backend(settings: Settings) -> KnowledgeBackend:
 
 
 async def seed_if_empty(backend: KnowledgeBackend, settings: Settings) -> None:
-    """Ingest ``settings.kb_seed_dir`` when the knowledge base holds nothing.
+    """Ingest ``settings.kb_seed_dir`` as collection ``demo`` when the knowledge
+    base holds nothing.
 
     A missing seed folder is logged and skipped: the product still runs.
     """
+    from tools.knowledge.collection import SEED_COLLECTION
     from tools.knowledge.ingest import ingest_path
 
     if await backend.acount() > 0:
@@ -49,5 +52,5 @@ async def seed_if_empty(backend: KnowledgeBackend, settings: Settings) -> None:
     if not seed.is_dir():
         logger.warning("knowledge base is empty and seed folder %s is missing", seed)
         return
-    report = await ingest_path(backend, seed)
+    report = await ingest_path(backend, seed, collection=SEED_COLLECTION)
     logger.info("seeded the knowledge base from %s: %s", seed, report.summary())

@@ -8,7 +8,8 @@ exception is translated once, here, into :class:`~tools.errors.ConfigError`
 
 Warning:
     Keys of the index are chunk ids encoded as URL-safe base64, because Azure
-    allows only letters, digits, ``_``, ``-`` and ``=`` in a key.
+    allows only letters, digits, ``_``, ``-`` and ``=`` in a key, and a chunk id
+    holds ``/`` (``<collection>/<path>#<n>``) and often ``.``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ from azure.search.documents.indexes.models import (
 from azure.search.documents.models import VectorizableTextQuery
 
 from tools.errors import BackendUnavailable, ConfigError
-from tools.knowledge.base import Chunk, Passage, SourceDocument
+from tools.knowledge.base import (
+    CANDIDATES_PER_RESULT,
+    Chunk,
+    Passage,
+    SourceDocument,
+    diversify,
+)
 from tools.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -131,7 +138,10 @@ class AzureSearchKnowledge:
         """Return up to ``top`` passages, best first; [] when nothing matches."""
         if not query.strip() or top < 1:
             return []
-        options: dict[str, Any] = {"top": top, "select": _SELECT}
+        options: dict[str, Any] = {
+            "top": top * CANDIDATES_PER_RESULT,
+            "select": _SELECT,
+        }
         if self._semantic_config:
             options["query_type"] = "semantic"
             options["semantic_configuration_name"] = self._semantic_config
@@ -149,10 +159,11 @@ class AzureSearchKnowledge:
             return [_passage(item) async for item in results]
 
         try:
-            return await self._call("search", run())
+            candidates = await self._call("search", run())
         except _IndexMissing:
             logger.warning("search index %s does not exist yet", self._index_name)
             return []
+        return diversify(candidates, top)
 
     async def aupsert(self, chunks: list[Chunk]) -> None:
         """Add or replace chunks by ``chunk_id``."""
@@ -183,19 +194,14 @@ class AzureSearchKnowledge:
 
     async def adocument_hashes(self) -> dict[str, str]:
         """Map every indexed document id to its content hash."""
+        return dict(await self._list_chunks())
 
-        async def run() -> dict[str, str]:
-            results = await self._search.search(
-                search_text="*", select=["doc_id", "doc_hash"]
-            )
-            return {
-                item["doc_id"]: item.get("doc_hash") or "" async for item in results
-            }
-
-        try:
-            return await self._call("list documents", run())
-        except _IndexMissing:
-            return {}
+    async def adocument_chunk_counts(self) -> dict[str, int]:
+        """Map every indexed document id to its number of chunks."""
+        counts: dict[str, int] = {}
+        for doc_id, _ in await self._list_chunks():
+            counts[doc_id] = counts.get(doc_id, 0) + 1
+        return counts
 
     async def areplace_documents(self, documents: list[SourceDocument]) -> None:
         """Upload each document's chunks and delete its chunks that are gone."""
@@ -214,6 +220,22 @@ class AzureSearchKnowledge:
             )
 
     # -- helpers --
+
+    async def _list_chunks(self) -> list[tuple[str, str]]:
+        """(document id, content hash) of every chunk; [] when there is no index."""
+
+        async def run() -> list[tuple[str, str]]:
+            results = await self._search.search(
+                search_text="*", select=["doc_id", "doc_hash"]
+            )
+            return [
+                (item["doc_id"], item.get("doc_hash") or "") async for item in results
+            ]
+
+        try:
+            return await self._call("list documents", run())
+        except _IndexMissing:
+            return []
 
     async def _upload(self, docs: list[dict[str, Any]]) -> None:
         for start in range(0, len(docs), UPLOAD_BATCH):

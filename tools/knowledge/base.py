@@ -12,7 +12,8 @@ class Passage:
 
     Attributes:
         chunk_id: stable id of the chunk (document id + section index).
-        doc_id: stable id of the document (its path relative to the ingested root).
+        doc_id: stable id of the document: ``<collection>/<path relative to the
+            ingested folder>``.
         title: the article's title.
         section: the heading path of the chunk inside the article, or "".
         source: where the article came from: a URL when known, else a file name.
@@ -46,12 +47,49 @@ class Chunk:
     text: str
 
 
+PER_DOCUMENT = 2
+"""Passages one document may place in a result; the rest go to other articles."""
+CANDIDATES_PER_RESULT = 3
+"""A search ranks this many candidates per passage wanted, then diversifies."""
+
+
+def diversify(
+    candidates: list[Passage], top: int, *, per_document: int = PER_DOCUMENT
+) -> list[Passage]:
+    """Keep the best ``top`` passages, at most ``per_document`` from one document.
+
+    A long article with the query's words in every section would otherwise
+    fill the whole result and hide the one section of another article that
+    answers it.
+
+    Args:
+        candidates: passages, best first.
+        top: how many to keep.
+        per_document: the most passages of one ``doc_id`` to keep.
+
+    Returns:
+        The kept passages, still in score order.
+    """
+    kept: list[Passage] = []
+    taken: dict[str, int] = {}
+    for passage in candidates:
+        if len(kept) == top:
+            break
+        if taken.get(passage.doc_id, 0) < per_document:
+            taken[passage.doc_id] = taken.get(passage.doc_id, 0) + 1
+            kept.append(passage)
+    return kept
+
+
 @runtime_checkable
 class KnowledgeBackend(Protocol):
     """What the search tool and the ingester need of a search backend."""
 
     async def asearch(self, query: str, *, top: int = 5) -> list[Passage]:
         """Return up to ``top`` passages, best first; [] when nothing matches.
+
+        No more than :data:`PER_DOCUMENT` passages come from one document
+        (see :func:`diversify`).
 
         Raises:
             BackendUnavailable: the backend cannot answer now.
@@ -80,7 +118,7 @@ class SourceDocument:
     """One parsed article and its chunks, as the ingester hands it to a backend.
 
     Attributes:
-        doc_id: its path relative to the ingested folder, with ``/``.
+        doc_id: ``<collection>/<path relative to the ingested folder>``, with ``/``.
         title: the article's title.
         source: a URL when known, else doc_id.
         content_hash: changes whenever the file (or the chunker) changes.
@@ -108,4 +146,8 @@ class DocumentIndex(Protocol):
 
     async def areplace_documents(self, documents: list[SourceDocument]) -> None:
         """Replace every chunk of each given document with its new chunks."""
+        ...
+
+    async def adocument_chunk_counts(self) -> dict[str, int]:
+        """Map every indexed document id to the number of chunks it has."""
         ...

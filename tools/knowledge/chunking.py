@@ -8,6 +8,7 @@ sections are split on paragraph boundaries to stay under :data:`MAX_CHARS`.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -28,25 +29,37 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TITLE_NOISE = re.compile(r"\s*[|-]\s*(Microsoft Docs|Microsoft Learn|Azure AD)\s*$")
 
-# DocFX and Markdown markup that carries no words worth indexing.
-_CLEANUPS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"<!--.*?-->", re.DOTALL), ""),
-    (re.compile(r":::image.*?:::", re.DOTALL), ""),
-    (re.compile(r":::[a-z\-]+.*?:::", re.DOTALL), ""),
-    (re.compile(r"\[!INCLUDE[^\]]*\]", re.IGNORECASE), ""),
-    (re.compile(r"^\s*>\s*\[![A-Za-z ]+\]\s*$", re.MULTILINE), ""),
-    (re.compile(r"\[!div[^\]]*\]"), ""),
-    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
+# DocFX and Markdown markup that carries no words worth indexing. Runs before
+# links are rewritten, so a directive's own brackets are never read as a link.
+_MARKUP: tuple[re.Pattern[str], ...] = (
+    re.compile(r"<!--.*?-->", re.DOTALL),
+    re.compile(r":::image.*?:::", re.DOTALL),
+    re.compile(r"^[ \t]*:::.*$", re.MULTILINE),
+    # [!NOTE], [!div class="..."], [!VIDEO url], [!INCLUDE [name](path)]
+    re.compile(r"\[!(?:INCLUDE\s*\[[^\]]*\]\([^)]*\)|[A-Za-z]+(?:\s[^\]\n]*)?)\]"),
+    re.compile(r"!\[(?:[^\[\]]|\[[^\[\]]*\])*\]\((?:[^()]|\([^()]*\))*\)"),
+)
+_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>", re.IGNORECASE)
+_HTML_LINK = re.compile(
+    r"<a\s[^>]*?href=[\"'](https?://[^\"']+)[\"'][^>]*>(.*?)</a\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
+_MD_LINK = re.compile(
+    r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]"
+    r"\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)"
+)
+_ABSOLUTE = re.compile(r"https?://", re.IGNORECASE)
+_TIDY: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"<[^>\n]+>"), ""),
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),
     (re.compile(r"^\s*>\s?", re.MULTILINE), ""),
+    (re.compile(r"(?<=\S)[ \t]{2,}(?=\S)"), " "),  # gaps left by dropped markup
     (re.compile(r"[ \t]+\n"), "\n"),
     (re.compile(r"\n{3,}"), "\n\n"),
 )
 
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 """Part of every content hash, so a chunking change re-ingests every file."""
 
 
@@ -211,6 +224,12 @@ def _html_to_markdown(raw: str) -> tuple[dict[str, object], str]:
     if canonical and canonical.get("href") and "source" not in meta:
         meta["source"] = canonical["href"]
 
+    for anchor in soup.find_all("a", href=True):
+        href = str(anchor["href"]).strip()
+        if _ABSOLUTE.match(href):
+            label = anchor.get_text(" ", strip=True)
+            anchor.replace_with(f"{label} ({href})" if label else href)
+
     blocks: list[str] = []
     root = soup.body or soup
     for element in root.find_all(
@@ -236,9 +255,31 @@ def _escape_headings(raw: str) -> str:
 
 
 def _clean(text: str) -> str:
-    for pattern, replacement in _CLEANUPS:
+    """Plain text from Markdown: markup dropped, web links kept as ``text (url)``."""
+    for pattern in _MARKUP:
+        text = pattern.sub("", text)
+    text = _AUTOLINK.sub(r"\1", text)
+    text = _HTML_LINK.sub(lambda m: _link(m.group(2), m.group(1), m), text)
+    text = _MD_LINK.sub(lambda m: _link(m.group(1), m.group(2), m), text)
+    for pattern, replacement in _TIDY:
         text = pattern.sub(replacement, text)
+    text = html.unescape(text).replace("\xa0", " ")
     return text.replace("\\#", "#").strip()
+
+
+def _link(label: str, target: str, match: re.Match[str]) -> str:
+    """A link as the reader needs it: the words, and where to click if absolute.
+
+    Relative targets (other articles, media) mean nothing outside the site the
+    article came from, so only their words stay.
+    """
+    label = re.sub(r"<[^>\n]+>", "", label).strip()
+    if not _ABSOLUTE.match(target):
+        return label
+    if not label or label == target:
+        glued = match.start() > 0 and not match.string[match.start() - 1].isspace()
+        return f" {target}" if glued else target
+    return f"{label} ({target})"
 
 
 def _clean_title(title: str) -> str:

@@ -33,7 +33,13 @@ import tantivy
 
 from tools.errors import BackendUnavailable
 from tools.knowledge.analysis import ANALYZER_VERSION, analyze
-from tools.knowledge.base import Chunk, Passage, SourceDocument
+from tools.knowledge.base import (
+    CANDIDATES_PER_RESULT,
+    Chunk,
+    Passage,
+    SourceDocument,
+    diversify,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +112,10 @@ class EmbeddedKnowledge:
         """Replace each document's chunks in one atomic commit."""
         await asyncio.to_thread(self._write, documents=documents)
 
+    async def adocument_chunk_counts(self) -> dict[str, int]:
+        """Map every indexed document id to its number of chunks."""
+        return await asyncio.to_thread(self.document_chunk_counts)
+
     # -- synchronous core --
 
     def search(self, query: str, *, top: int = 5) -> list[Passage]:
@@ -121,8 +131,12 @@ class EmbeddedKnowledge:
                     clause = tantivy.Query.boost_query(clause, boost)
                 clauses.append((tantivy.Occur.Should, clause))
         searcher = self._searcher()
-        hits = searcher.search(tantivy.Query.boolean_query(clauses), top, count=False)
-        return [_passage(searcher.doc(address), score) for score, address in hits.hits]
+        wanted = top * CANDIDATES_PER_RESULT
+        hits = searcher.search(
+            tantivy.Query.boolean_query(clauses), wanted, count=False
+        )
+        candidates = [_passage(searcher.doc(a), score) for score, a in hits.hits]
+        return diversify(candidates, top)
 
     def count(self) -> int:
         """Number of chunks indexed."""
@@ -140,6 +154,24 @@ class EmbeddedKnowledge:
             payload = _payload(searcher.doc(address))
             hashes[payload["doc_id"]] = payload["hash"]
         return hashes
+
+    def document_chunk_counts(self) -> dict[str, int]:
+        """Map every indexed document id to its number of chunks."""
+        searcher = self._searcher()
+        counts = {}
+        for doc_id in self.document_hashes():
+            query = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, self._term("kind", _CHUNK)),
+                    (tantivy.Occur.Must, self._term("doc_id", doc_id)),
+                ]
+            )
+            result: Any = searcher.search(query, 1, count=True)
+            counts[doc_id] = int(result.count or 0)
+        return counts
+
+    def _term(self, field: str, value: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self._schema, field, value)
 
     def _count(self, kind: str) -> int:
         query = tantivy.Query.term_query(self._schema, "kind", kind)

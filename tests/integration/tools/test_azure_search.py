@@ -9,17 +9,20 @@ URL. Retries keep the SDK's policy; only the back-off is set to zero so the
 
 from __future__ import annotations
 
+import string
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from fakes.azure_search import FakeSearchService
 
-from tools.errors import BackendUnavailable, ConfigError
+from tools.errors import BackendUnavailable, ConfigError, InvalidInput
 from tools.knowledge import open_backend
-from tools.knowledge.azure import AzureSearchKnowledge
+from tools.knowledge.azure import AzureSearchKnowledge, encode_key
 from tools.knowledge.base import Chunk, SourceDocument
+from tools.knowledge.collection import list_collections, remove_collection
 from tools.knowledge.ingest import ingest_path
 from tools.settings import load_settings
 
@@ -105,19 +108,89 @@ async def test_reingest_drops_chunks_a_document_no_longer_has(
 
 
 async def test_ingest_folder_reports_and_prunes(
-    backend: AzureSearchKnowledge, tmp_path
+    backend: AzureSearchKnowledge, tmp_path: Path
 ) -> None:
-    (tmp_path / "a.md").write_text("# Alpha\n\nalpha text\n")
-    (tmp_path / "b.md").write_text("# Beta\n\nbeta text\n")
-    first = await ingest_path(backend, tmp_path)
-    (tmp_path / "b.md").unlink()
-    (tmp_path / "a.md").write_text("# Alpha\n\nalpha text, changed\n")
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Alpha\n\nalpha text\n")
+    (folder / "b.md").write_text("# Beta\n\nbeta text\n")
+    first = await ingest_path(backend, folder)
+    (folder / "b.md").unlink()
+    (folder / "a.md").write_text("# Alpha\n\nalpha text, changed\n")
 
-    second = await ingest_path(backend, tmp_path)
+    second = await ingest_path(backend, folder)
 
-    assert sorted(first.added) == ["a.md", "b.md"]
-    assert (second.updated, second.deleted) == (["a.md"], ["b.md"])
+    assert sorted(first.added) == ["articles/a.md", "articles/b.md"]
+    assert (second.updated, second.deleted) == (["articles/a.md"], ["articles/b.md"])
     assert await backend.asearch("beta", top=5) == []
+
+
+async def test_a_second_folder_leaves_the_first_collection_alone(
+    backend: AzureSearchKnowledge, tmp_path: Path
+) -> None:
+    for name, word in (("demo", "alpha"), ("ours", "gamma")):
+        (tmp_path / name / "guides").mkdir(parents=True)
+        (tmp_path / name / "guides" / "a.md").write_text(f"# A\n\n{word} text\n")
+    await ingest_path(backend, tmp_path / "demo")
+
+    report = await ingest_path(backend, tmp_path / "ours")
+
+    assert (report.added, report.deleted) == (["ours/guides/a.md"], [])
+    assert [p.doc_id for p in await backend.asearch("alpha", top=5)] == [
+        "demo/guides/a.md"
+    ]
+    assert [c.name for c in await list_collections(backend)] == ["demo", "ours"]
+
+
+async def test_removing_a_collection_drops_only_its_chunks(
+    backend: AzureSearchKnowledge, served: Served
+) -> None:
+    await backend.areplace_documents(
+        [
+            _doc("demo/vpn.md", "VPN", "vpn one", "vpn two"),
+            _doc("demo/wifi/guest.md", "Wi-Fi", "guest wifi"),
+            _doc("ours/vpn.md", "Our VPN", "vpn ours"),
+        ]
+    )
+
+    removed = await remove_collection(backend, "demo")
+
+    assert (removed.documents, removed.chunks) == (2, 3)
+    assert await backend.adocument_chunk_counts() == {"ours/vpn.md": 1}
+    assert len(served.fake.documents["helpdesk-kb"]) == 1
+    with pytest.raises(InvalidInput, match=r"no collection named 'demo'.*'ours'"):
+        await remove_collection(backend, "demo")
+
+
+async def test_keys_encode_the_slash_of_a_collection_id(
+    backend: AzureSearchKnowledge, served: Served
+) -> None:
+    await backend.areplace_documents([_doc("it docs/a b/c.md", "C", "text")])
+
+    (key,) = served.fake.documents["helpdesk-kb"]
+
+    assert key == encode_key("it docs/a b/c.md#0")
+    assert set(key) <= set(string.ascii_letters + string.digits + "_-=")
+    assert [p.chunk_id for p in await backend.asearch("text", top=1)] == [
+        "it docs/a b/c.md#0"
+    ]
+
+
+async def test_one_document_fills_at_most_two_places_in_a_result(
+    backend: AzureSearchKnowledge, served: Served
+) -> None:
+    await backend.areplace_documents(
+        [
+            _doc("kb/long.md", "Long", *["printer printer printer"] * 5),
+            _doc("kb/short.md", "Short", "printer"),
+        ]
+    )
+
+    passages = await backend.asearch("printer", top=3)
+
+    assert [p.doc_id for p in passages] == ["kb/long.md", "kb/long.md", "kb/short.md"]
+    body = next(r[2] for r in reversed(served.fake.requests) if "search.post" in r[1])
+    assert body["top"] == 9
 
 
 async def test_a_503_is_retried_by_the_sdk_and_then_succeeds(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tools.knowledge.chunking import MAX_CHARS, parse_document
 
 MARKDOWN = """---
@@ -53,15 +55,62 @@ def test_a_known_url_is_the_source_when_the_article_names_none() -> None:
     assert doc.chunks[0].source == "https://learn.example/reset"
 
 
-def test_docfx_markup_and_link_targets_do_not_reach_the_text() -> None:
+def test_docfx_markup_does_not_reach_the_text() -> None:
     raw = (
         '# T\n\n:::image type="content" source="a.png" alt-text="x":::\n\n'
-        "> [!NOTE]\n> Read [the guide](https://x.example/g) **first**.\n"
+        "> [!NOTE]\n> Read **first**.\n\n"
+        '>[!div class="nextstepaction"]\n> [!Important]\n'
+        "Watch [!VIDEO https://video.example/e/1] and "
+        "[!INCLUDE [updates](~/includes/updates.md)] this.&nbsp;Done &gt; ok\n"
     )
 
     text = parse_document(raw, "t.md").chunks[0].text
 
-    assert text == "Read the guide first."
+    assert text == "Read first.\n\nWatch and this. Done > ok"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "text"),
+    [
+        pytest.param(
+            ">[Diag: Outlook keeps asking for my password](https://aka.ms/SaRA-OutlookPwdPrompt)",
+            "Diag: Outlook keeps asking for my password (https://aka.ms/SaRA-OutlookPwdPrompt)",
+            id="web-link-keeps-its-url",
+        ),
+        pytest.param(
+            'See [old docs](https://x.example/cc(v=office.14).aspx "title").',
+            "See old docs (https://x.example/cc(v=office.14).aspx).",
+            id="url-with-parentheses-and-title",
+        ),
+        pytest.param("Open <https://myapps.example>.", "Open https://myapps.example.", id="autolink"),
+        pytest.param(
+            'Check <a href="https://status.example/">the <b>status</b> page</a>.',
+            "Check the status page (https://status.example/).",
+            id="html-anchor",
+        ),
+        pytest.param("Run the fix.[![Fix it](media/btn.png)](https://aka.ms/fix)", "Run the fix. https://aka.ms/fix", id="linked-image-keeps-the-url"),
+        pytest.param("See [the guide](./guide.md#setup).", "See the guide.", id="relative-link-text-only"),
+        pytest.param("See [roles](~/identity/roles.md).", "See roles.", id="docfx-link-text-only"),
+        pytest.param("Step 1 ![screen](media/step1.png) done.", "Step 1 done.", id="image-dropped"),
+    ],
+)  # fmt: skip
+def test_web_links_keep_their_url_and_other_links_only_their_words(
+    markdown: str, text: str
+) -> None:
+    assert parse_document(f"# T\n\n{markdown}\n", "t.md").chunks[0].text == text
+
+
+def test_links_in_html_articles_keep_their_url() -> None:
+    raw = (
+        "<html><body><h1>Portal</h1><p>Go to <a href='https://myapps.example'>My "
+        "Apps</a> or <a href='/local'>the local page</a>.</p></body></html>"
+    )
+
+    (chunk,) = parse_document(raw, "portal.html").chunks
+
+    assert "My Apps (https://myapps.example)" in chunk.text
+    assert "the local page" in chunk.text
+    assert "/local" not in chunk.text
 
 
 def test_html_is_split_at_its_headings() -> None:

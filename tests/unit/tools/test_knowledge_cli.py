@@ -1,13 +1,15 @@
-"""``helpdesk kb``: ingest and search from a terminal."""
+"""``helpdesk kb``: ingest into collections, list and remove them, search."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from bot.cli import kb
+from tools.knowledge import open_backend, seed_if_empty
 from tools.settings import load_settings
 
 
@@ -39,8 +41,96 @@ def test_ingest_prints_the_counts_and_reingest_sees_changes(
     assert _run("kb", "ingest", str(folder)) == 0
     second = capsys.readouterr().out
 
-    assert "added 2, updated 0, deleted 0, unchanged 0" in first
-    assert "added 0, updated 0, deleted 1, unchanged 1" in second
+    assert "into 'kb': added 2, updated 0, deleted 0, unchanged 0" in first
+    assert "into 'kb': added 0, updated 0, deleted 1, unchanged 1" in second
+
+
+async def _seed_demo() -> None:
+    settings = load_settings()
+    backend = await open_backend(settings)
+    try:
+        await seed_if_empty(backend, settings)
+    finally:
+        await backend.aclose()
+
+
+def test_ingesting_our_own_articles_keeps_the_demo_articles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_seed_demo())
+
+    assert _run("kb", "ingest", str(_articles(tmp_path / "ours"))) == 0
+    ingested = capsys.readouterr().out
+    assert _run("kb", "search", "what is the guest wifi code", "--top", "1") == 0
+    found = capsys.readouterr().out
+
+    assert "into 'ours': added 2, updated 0, deleted 0" in ingested
+    assert "source: https://intranet.contoso.example/it/wifi-guest" in found
+
+
+def test_collections_lists_each_with_its_document_and_chunk_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _articles(tmp_path / "kb")
+    _run("kb", "ingest", str(folder))
+    _run("kb", "ingest", str(folder / "vpn-mac.md"), "--collection", "mac guides")
+    capsys.readouterr()
+
+    assert _run("kb", "collections") == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert lines[0].split() == ["collection", "documents", "chunks"]
+    assert [line.split() for line in lines[1:]] == [
+        ["kb", "2", "2"],
+        ["mac", "guides", "1", "1"],
+    ]
+
+
+def test_a_single_file_goes_into_the_collection_of_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _articles(tmp_path / "network")
+
+    assert _run("kb", "ingest", str(folder / "vpn-mac.md")) == 0
+
+    assert "into 'network': added 1" in capsys.readouterr().out
+
+
+def test_remove_drops_a_collection_and_says_what_went(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run("kb", "ingest", str(_articles(tmp_path / "kb")))
+    capsys.readouterr()
+
+    assert _run("kb", "remove", "kb") == 0
+    removed = capsys.readouterr().out
+    assert _run("kb", "collections") == 0
+    listed = capsys.readouterr().out
+
+    assert removed.strip() == "Removed collection 'kb': 2 documents, 2 chunks"
+    assert listed.strip() == "The knowledge base is empty."
+
+
+def test_removing_an_unknown_collection_exits_2_naming_the_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run("kb", "ingest", str(_articles(tmp_path / "kb")))
+    capsys.readouterr()
+
+    assert _run("kb", "remove", "nope") == 2
+    err = capsys.readouterr().err
+
+    assert "no collection named 'nope'" in err
+    assert "'kb'" in err
+
+
+def test_a_collection_name_with_a_slash_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _articles(tmp_path / "kb")
+
+    assert _run("kb", "ingest", str(folder), "--collection", "a/b") == 2
+    assert "cannot name a collection" in capsys.readouterr().err
 
 
 def test_search_prints_ranked_passages_with_title_section_and_source(

@@ -64,11 +64,15 @@ async def _top_doc(kb: EmbeddedKnowledge, query: str) -> str | None:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        pytest.param("how do I set up 2FA", "mfa.md", id="2fa-finds-multi-factor"),
-        pytest.param("MFA", "mfa.md", id="mfa-acronym"),
-        pytest.param("two-factor authenticator", "mfa.md", id="two-factor"),
-        pytest.param("remote access from home", "vpn.md", id="remote-access-is-vpn"),
-        pytest.param("wi-fi at home", "vpn.md", id="wi-fi-is-wireless"),
+        pytest.param(
+            "how do I set up 2FA", "articles/mfa.md", id="2fa-finds-multi-factor"
+        ),
+        pytest.param("MFA", "articles/mfa.md", id="mfa-acronym"),
+        pytest.param("two-factor authenticator", "articles/mfa.md", id="two-factor"),
+        pytest.param(
+            "remote access from home", "articles/vpn.md", id="remote-access-is-vpn"
+        ),
+        pytest.param("wi-fi at home", "articles/vpn.md", id="wi-fi-is-wireless"),
     ],
 )
 async def test_synonyms_find_the_article_in_other_words(
@@ -80,22 +84,25 @@ async def test_synonyms_find_the_article_in_other_words(
 async def test_stemming_matches_other_forms_of_a_word(kb: EmbeddedKnowledge) -> None:
     passages = await kb.asearch("printed", top=5)
 
-    assert {p.doc_id for p in passages} == {"printing.md", "kitchen.md"}
+    assert {p.doc_id for p in passages} == {
+        "articles/printing.md",
+        "articles/kitchen.md",
+    }
 
 
 async def test_a_title_match_outranks_the_same_words_in_a_body(
     kb: EmbeddedKnowledge,
 ) -> None:
     # kitchen.md says "printing" more often, but printing.md is about it.
-    assert await _top_doc(kb, "printing") == "printing.md"
+    assert await _top_doc(kb, "printing") == "articles/printing.md"
 
 
 async def test_passages_carry_what_a_citation_needs(kb: EmbeddedKnowledge) -> None:
     (passage,) = await kb.asearch("authenticator", top=1)
 
     assert passage.title == "Set up multi-factor authentication"
-    assert passage.source == "mfa.md"
-    assert passage.chunk_id.startswith("mfa.md#")
+    assert passage.source == "articles/mfa.md"
+    assert passage.chunk_id.startswith("articles/mfa.md#")
     assert "scan the code" in passage.text
     assert passage.score > 0
 
@@ -116,11 +123,11 @@ async def test_reingest_updates_changed_drops_deleted_and_skips_the_rest(
 
     report = await ingest_path(kb, articles)
 
-    assert report.added == ["new.md"]
-    assert report.updated == ["vpn.md"]
-    assert report.deleted == ["kitchen.md"]
-    assert sorted(report.unchanged) == ["mfa.md", "printing.md"]
-    assert await _top_doc(kb, "ZTNA agent") == "vpn.md"
+    assert report.added == ["articles/new.md"]
+    assert report.updated == ["articles/vpn.md"]
+    assert report.deleted == ["articles/kitchen.md"]
+    assert sorted(report.unchanged) == ["articles/mfa.md", "articles/printing.md"]
+    assert await _top_doc(kb, "ZTNA agent") == "articles/vpn.md"
     assert await kb.asearch("intranet", top=5) == []  # the old vpn.md text is gone
     assert await kb.asearch("kitchen", top=5) == []
     assert await kb.acount() == 4
@@ -138,16 +145,35 @@ async def test_ingesting_twice_changes_nothing(
     assert await kb.acount() == count
 
 
-async def test_keep_missing_leaves_other_documents_alone(
-    kb: EmbeddedKnowledge, tmp_path: Path
+async def test_keep_missing_leaves_a_deleted_article_indexed(
+    kb: EmbeddedKnowledge, articles: Path
 ) -> None:
-    other = tmp_path / "other"
-    _write(other, "extra.md", "# Extra\n\nSomething else entirely.\n")
+    (articles / "mfa.md").unlink()
 
-    report = await ingest_path(kb, other, prune=False)
+    report = await ingest_path(kb, articles, prune=False)
 
     assert report.deleted == []
-    assert await _top_doc(kb, "2FA") == "mfa.md"
+    assert await _top_doc(kb, "2FA") == "articles/mfa.md"
+
+
+async def test_a_long_article_fills_at_most_two_places_in_a_result(
+    kb: EmbeddedKnowledge, tmp_path: Path
+) -> None:
+    sections = "".join(
+        f"## Printer model {n}\n\nPrinting on printer {n}: load paper.\n\n"
+        for n in range(8)
+    )
+    _write(tmp_path / "manuals", "printers.md", "# Printer manual\n\n" + sections)
+    await ingest_path(kb, tmp_path / "manuals")
+
+    passages = await kb.asearch("printing", top=5)
+
+    docs = [p.doc_id for p in passages]
+    assert docs.count("manuals/printers.md") == 2
+    assert {"articles/printing.md", "articles/kitchen.md"} <= set(docs)
+    assert [p.score for p in passages] == sorted(
+        (p.score for p in passages), reverse=True
+    )
 
 
 async def test_the_index_survives_reopening(
@@ -158,7 +184,7 @@ async def test_the_index_survives_reopening(
     reopened = EmbeddedKnowledge(tmp_path / "index")
 
     assert await reopened.acount() == await kb.acount()
-    assert await _top_doc(reopened, "2FA") == "mfa.md"
+    assert await _top_doc(reopened, "2FA") == "articles/mfa.md"
 
 
 async def test_a_second_instance_sees_a_reingest_by_the_first(
@@ -170,7 +196,7 @@ async def test_a_second_instance_sees_a_reingest_by_the_first(
     _write(articles, "vpn.md", "# Working from home\n\nUse the new ZTNA agent.\n")
     await ingest_path(kb, articles)
 
-    assert await _top_doc(reader, "ZTNA") == "vpn.md"
+    assert await _top_doc(reader, "ZTNA") == "articles/vpn.md"
 
 
 async def test_another_process_sees_the_index_and_its_updates(
@@ -196,10 +222,10 @@ async def test_another_process_sees_the_index_and_its_updates(
         )
         return out.stdout.strip()
 
-    assert search_in_child("2FA") == "mfa.md"
+    assert search_in_child("2FA") == "articles/mfa.md"
     _write(articles, "vpn.md", "# Working from home\n\nUse the new ZTNA agent.\n")
     await ingest_path(kb, articles)
-    assert search_in_child("ZTNA") == "vpn.md"
+    assert search_in_child("ZTNA") == "articles/vpn.md"
 
 
 async def test_a_missing_folder_is_a_clear_error(kb: EmbeddedKnowledge) -> None:
@@ -216,7 +242,7 @@ async def test_a_new_analyzer_rebuilds_the_index_without_losing_articles(
 
     count = await kb.acount()
     hashes = await kb.adocument_hashes()
-    assert await _top_doc(kb, "kitchen appliances") == "kitchen.md"
+    assert await _top_doc(kb, "kitchen appliances") == "articles/kitchen.md"
     assert await _top_doc(kb, "galley") is None
     await kb.aclose()
 
@@ -231,7 +257,7 @@ async def test_a_new_analyzer_rebuilds_the_index_without_losing_articles(
 
     assert await reopened.acount() == count
     assert await reopened.adocument_hashes() == hashes
-    assert await _top_doc(reopened, "galley") == "kitchen.md"
+    assert await _top_doc(reopened, "galley") == "articles/kitchen.md"
 
 
 def _compile(variants: dict[str, tuple[str, ...]]) -> tuple[object, dict[str, str]]:
@@ -253,6 +279,6 @@ async def test_an_article_emptied_of_text_leaves_the_index(
 
     report = await ingest_path(kb, articles, prune=not keep_missing)
 
-    assert report.deleted == ["kitchen.md"]
-    assert "kitchen.md" not in await kb.adocument_hashes()
+    assert report.deleted == ["articles/kitchen.md"]
+    assert "articles/kitchen.md" not in await kb.adocument_hashes()
     assert await _top_doc(kb, "kitchen") is None

@@ -1,4 +1,7 @@
-"""First start: the embedded backend opens in the data folder and seeds the demo KB."""
+"""First start: the embedded backend opens in the data folder and seeds the demo KB.
+
+The demo articles are the collection ``demo``; their ids are ``demo/<file>``.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ async def test_the_demo_kb_answers_common_questions_first_time(
     finally:
         await kb.aclose()
 
-    assert passages[0].doc_id == article
+    assert passages[0].doc_id == "demo/" + article
     assert passages[0].source == (
         "https://intranet.contoso.example/it/" + article.removesuffix(".md")
     )
@@ -43,7 +46,7 @@ async def test_seeding_happens_only_when_the_index_is_empty() -> None:
     try:
         await seed_if_empty(kb, settings)
         count = await kb.acount()
-        await kb.adelete_documents(["vpn-mac.md"])
+        await kb.adelete_documents(["demo/vpn-mac.md"])
         await seed_if_empty(kb, settings)  # not empty: leaves the deletion alone
 
         assert count > 25
