@@ -1,34 +1,44 @@
 """The one wiring module: the model node, the tool node, and the routes between.
 
-    START → model ─(tool calls)→ tools → model → … ─(answer)→ END
+    START → model ─(one Send per tool call)→ tool ×n → model → … ─(answer)→ END
 
 The tools a turn may use come from the registry for the requester in the run
 config, so they are looked up on every step rather than fixed at compile time.
+Each tool call runs as its own task, so a tool that asks for approval pauses
+only itself: several approvals in one turn are separate interrupts, each
+resumed by its own card.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Any, Literal, TypedDict
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langchain_core.messages.tool import ToolCall
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Send
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agent.approvals import APPROVAL_KEY, make_approver
 from agent.citations import snippet
 from agent.models import GuardedModel
 from agent.offline import OFFLINE_FLAG
 from agent.prompts import system_prompt
 from agent.state import AgentState
 from agent.trimming import repair_tool_pairs, trim_history
+from tools.approvals import finish
 from tools.identity import requester_from_config
-from tools.registry import ToolRegistry
+from tools.registry import APPROVE_KEY, ToolRegistry
 from tools.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,6 +48,17 @@ STEP_LIMIT_REPLY = (
     "request more narrowly, or ask me to get you a person from IT support."
 )
 STEP_LIMIT_KEY = "helpdesk_step_limit"
+DECLINED_REPLY = (
+    "OK, I won't go ahead with that; nothing was changed. Is there anything "
+    "else I can help with?"
+)
+
+
+class ToolTask(TypedDict):
+    """What one ``Send`` to the tool node carries: a call and where it came from."""
+
+    call: ToolCall
+    message_id: str
 
 
 def build_graph(
@@ -46,22 +67,31 @@ def build_graph(
     registry: ToolRegistry,
     settings: Settings,
     checkpointer: BaseCheckpointSaver | None = None,
+    approvals_db: AsyncEngine | None = None,
 ) -> CompiledStateGraph:
     """Wire and compile the agent graph.
 
     Args:
         model: the guarded chat model (never raises for model trouble).
         registry: where each step finds the requester's tools.
-        settings: the step limit, the history budget and the prompt's names.
+        settings: the step limit, the history budget, the approval lifetime and
+            the prompt's names.
         checkpointer: keeps each thread's state between turns.
+        approvals_db: the app database that records approvals. Without it a
+            tool that asks for approval is told that none can be asked.
     """
     prompt = SystemMessage(content=system_prompt(settings))
+    ttl = timedelta(minutes=settings.approval_ttl_minutes)
 
     async def call_model(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         steps = state.get("steps", 0)
         if steps >= settings.max_steps:
             logger.warning("turn hit the step limit of %d", settings.max_steps)
             return {"messages": [_step_limit_reply(state["messages"])]}
+        if _all_declined(state["messages"]):
+            # The employee said no to every action of the last step: end with a
+            # plain acknowledgement, giving the model no chance to try another way.
+            return {"messages": [AIMessage(content=DECLINED_REPLY)], "steps": steps}
 
         tools = registry.tools_for(requester_from_config(config))
         history = repair_tool_pairs(state["messages"])
@@ -70,33 +100,87 @@ def build_graph(
             messages, tools=tools, config=config, offline=state.get("offline", False)
         )
 
+        if not message.id:
+            # Approval ids derive from it, so it must be fixed before any Send.
+            message.id = str(uuid.uuid4())
         offline = state.get("offline", False) or bool(
             message.response_metadata.get(OFFLINE_FLAG)
         )
         return {"messages": [message], "steps": steps + 1, "offline": offline}
 
-    async def call_tools(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    async def call_tool(state: ToolTask, config: RunnableConfig) -> dict[str, Any]:
+        # Runs again from the top when its approval is resumed: nothing here
+        # may act before the tool's own ctx.approve.
         tools = {t.name: t for t in registry.tools_for(requester_from_config(config))}
-        last = state["messages"][-1]
-        calls = last.tool_calls if isinstance(last, AIMessage) else []
-        # One at a time, in order: results stay deterministic and an action
-        # never races another for the same requester.
-        return {"messages": [await _run_tool(tools, call, config) for call in calls]}
+        call = state["call"]
+        configurable = dict(config.get("configurable") or {})
+        asked: list[str] = []
+        if approvals_db is not None:
+            configurable[APPROVE_KEY] = make_approver(
+                approvals_db,
+                thread_id=str(configurable.get("thread_id") or ""),
+                message_id=state["message_id"],
+                call_id=call["id"] or "",
+                ttl=ttl,
+                asked=asked,
+            )
+        else:
+            configurable.pop(APPROVE_KEY, None)
+
+        message = await _run_tool(tools, call, {**config, "configurable": configurable})
+
+        if asked and approvals_db is not None:
+            message.response_metadata[APPROVAL_KEY] = asked[0]
+            await finish(approvals_db, asked[0], succeeded=not _failed(message))
+        elif _has_side_effects(tools.get(call["name"])):
+            logger.error("tool %s has side effects but asked no approval", call["name"])
+        return {"messages": [message]}
 
     graph = StateGraph(AgentState)
     graph.add_node("model", call_model)
-    graph.add_node("tools", call_tools)
+    graph.add_node("tool", call_tool)
     graph.add_edge(START, "model")
-    graph.add_conditional_edges("model", _route_after_model, ["tools", END])
-    graph.add_edge("tools", "model")
+    graph.add_conditional_edges("model", _route_after_model, ["tool", END])
+    graph.add_edge("tool", "model")
     return graph.compile(checkpointer=checkpointer)
 
 
-def _route_after_model(state: AgentState) -> Literal["tools", "__end__"]:
+def _route_after_model(state: AgentState) -> list[Send] | Literal["__end__"]:
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and last.tool_calls:
-        return "tools"
+        message_id = last.id or ""
+        return [
+            Send("tool", ToolTask(call=call, message_id=message_id))
+            for call in last.tool_calls
+        ]
     return "__end__"
+
+
+def _all_declined(messages: Sequence[BaseMessage]) -> bool:
+    results = []
+    for message in reversed(messages):
+        if not isinstance(message, ToolMessage):
+            break
+        results.append(message)
+    return bool(results) and all(_declined(m) for m in results)
+
+
+def _declined(message: ToolMessage) -> bool:
+    return isinstance(message.artifact, dict) and bool(message.artifact.get("declined"))
+
+
+def _failed(message: ToolMessage) -> bool:
+    if message.status == "error":
+        return True
+    artifact = message.artifact
+    if isinstance(artifact, dict) and artifact.get("error"):
+        return True
+    content = message.content
+    return isinstance(content, str) and content.startswith("Error:")
+
+
+def _has_side_effects(tool: BaseTool | None) -> bool:
+    return tool is not None and bool((tool.metadata or {}).get("side_effects"))
 
 
 async def _run_tool(
@@ -111,16 +195,6 @@ async def _run_tool(
             f"Error: there is no tool named {name!r}. Available tools: {names}. "
             "Use one of them, or answer without a tool.",
         )
-    if (tool.metadata or {}).get("side_effects"):
-        # TODO(approvals): interrupt() with an approval request for the bot's
-        # card, and run the tool only once the requester approves.
-        return _tool_error(
-            call,
-            f"Error: {name} changes something and needs the employee's "
-            "approval, which is not available yet. Do not retry; tell the "
-            "employee and offer to get a person from IT support.",
-        )
-
     # The model may only fill the tool's declared parameters; anything else
     # (a made-up "requester", say) is dropped before the tool sees it.
     allowed = set(tool.args)
@@ -133,6 +207,10 @@ async def _run_tool(
         result = await tool.ainvoke(
             {"type": "tool_call", "name": name, "args": args, "id": call_id}, config
         )
+    except GraphBubbleUp:
+        # An approval pause (GraphInterrupt) is not a crash: let it reach the
+        # graph, which checkpoints the task and waits for the decision.
+        raise
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()

@@ -8,7 +8,10 @@ confirmations from other tools. It never invents facts and says that it is
 the offline assistant. Same messages and tools in, same message out.
 
 It reads only the employee's own messages to decide what to call: text in
-tool results and passages never triggers a tool.
+tool results and passages never triggers a tool, nor fills an argument. A
+person to act on is filled only when the employee names someone else (an
+e-mail or UPN, "Dana Park's password", "for Dana Park", "my manager"), so the
+tool, not the model, decides whether that is allowed.
 """
 
 from __future__ import annotations
@@ -92,6 +95,29 @@ _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _NUMBER = re.compile(r"\b\d+\b")
 
+_PERSON_PARAMS = frozenset({"user", "upn", "person", "for_user", "subject", "target"})
+_REASON_PARAMS = frozenset({"reason", "justification"})
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_RELATION = re.compile(
+    r"\bmy\s+(manager|boss|supervisor|colleague|co-?worker|team\s+lead|"
+    r"assistant|wife|husband|partner)\b",
+    re.IGNORECASE,
+)
+_NAME = r"[A-Z][\w-]+(?:\s+[A-Z][\w-]+){0,2}"
+_POSSESSIVE = re.compile(rf"\b({_NAME})['’]s\b")
+_FOR_NAME = re.compile(rf"\b(?:for|of|user)\s+({_NAME})\b")
+_NOT_NAMES = frozenset(
+    {"I", "Microsoft", "Windows", "Teams", "Outlook", "Office", "Azure", "Entra", "IT"}
+)
+_NOT_NAME_WORDS = _STOPWORDS | _wordset(
+    """reset unlock give set issue revoke change create check block disable
+    enable sign need want help whats what's please thanks"""
+)
+_CLAUSE_END = re.compile(r"[.!?](?:\s|$)")
+_REASON = re.compile(
+    r"(?:\bbecause\b|\breason\s*[:=-]|\bsince\b)\s*(.+)", re.IGNORECASE | re.DOTALL
+)
+
 
 class OfflineChatModel(BaseChatModel):
     """A deterministic, tool-calling chat model that runs with no network.
@@ -172,6 +198,10 @@ class OfflineChatModel(BaseChatModel):
                 return follow_up
 
         tool = _route(text, tools)
+        if tool is not None and _named_person(text) and not tool.names_people:
+            # "Reset Dana Park's password" is not self-service: a tool that can
+            # act on another person (and check who may) is the better fit.
+            tool = _route(text, [t for t in tools if t.names_people]) or tool
         if tool is None:
             if not _terms(text):
                 return _reply(_capabilities("I'm not sure what you need.", tools))
@@ -211,6 +241,10 @@ class _ToolInfo:
     @property
     def properties(self) -> dict[str, dict[str, Any]]:
         return self.schema.get("properties") or {}
+
+    @property
+    def names_people(self) -> bool:
+        return any(name.lower() in _PERSON_PARAMS for name in self.properties)
 
     @property
     def is_search(self) -> bool:
@@ -277,6 +311,10 @@ def _fill_arguments(tool: _ToolInfo, text: str) -> tuple[dict[str, Any], list[st
 
 def _value_for(name: str, spec: dict[str, Any], text: str, numbers: list[int]) -> Any:
     kind = spec.get("type")
+    if kind in (None, "string") and name.lower() in _PERSON_PARAMS:
+        return _named_person(text)
+    if kind in (None, "string") and name.lower() in _REASON_PARAMS:
+        return _stated_reason(text)
     if spec.get("enum"):
         return _match_enum(spec["enum"], text)
     if kind in ("integer", "number"):
@@ -284,6 +322,35 @@ def _value_for(name: str, spec: dict[str, Any], text: str, numbers: list[int]) -
     if kind == "string" and _is_free_text(name, spec):
         return text.strip() or None
     return None
+
+
+def _named_person(text: str) -> str | None:
+    """Someone other than the employee, when the message names them; else None."""
+    email = _EMAIL.search(text)
+    if email:
+        return email.group(0)
+    relation = _RELATION.search(text)
+    if relation:
+        # Passed on as said: the tool resolves it, or refuses in plain words.
+        return "my " + " ".join(relation.group(1).lower().split())
+    for pattern in (_POSSESSIVE, _FOR_NAME):
+        for match in pattern.finditer(text):
+            # A capital may only start the sentence: "Reset Dana Park's" names
+            # Dana Park, "What's" names nobody.
+            words = match.group(1).split()
+            while words and (words[0].lower() in _NOT_NAME_WORDS):
+                words.pop(0)
+            if words and words[0] not in _NOT_NAMES:
+                return " ".join(words)
+    return None
+
+
+def _stated_reason(text: str) -> str | None:
+    match = _REASON.search(text)
+    if not match:
+        return None
+    reason = _CLAUSE_END.split(match.group(1).strip(), maxsplit=1)[0]
+    return reason.strip() or None
 
 
 def _is_free_text(name: str, spec: dict[str, Any]) -> bool:
@@ -382,6 +449,8 @@ def _answer_from_results(question: str, results: Sequence[ToolMessage]) -> str:
             parts.append(_extractive(query, result.artifact["passages"]))
         elif any(result is k for k in knowledge):
             continue
+        elif isinstance(result.artifact, dict) and result.artifact.get("declined"):
+            parts.append(f"I did not run {result.name}: you declined it.")
         elif result.status == "error" or content.startswith("Error:"):
             reason = content.removeprefix("Error:").strip() or "it failed."
             parts.append(f"I couldn't complete that ({result.name}): {reason}")

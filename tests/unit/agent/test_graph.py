@@ -91,8 +91,8 @@ async def test_model_cannot_supply_the_requester():
         ),
         pytest.param(
             tool_call("request_software", {"software": "Microsoft Visio"}),
-            "needs the employee's approval",
-            id="side-effect-not-run-without-approval",
+            "Error: That needs your confirmation, which I cannot ask for here.",
+            id="side-effect-not-run-without-a-way-to-ask",
         ),
     ],
 )
