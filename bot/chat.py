@@ -11,8 +11,10 @@ card's activity id as ``replyToId``.
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
+import textwrap
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -21,13 +23,17 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.app import TASKS_KEY, create_app
+from bot.app import SERVICES_KEY, TASKS_KEY, create_app
 from bot.cards import ADAPTIVE_CARD, COMMENT_INPUT, SECRET_CONTAINER
 from bot.connector import LocalConnector, Recorded
 from tools.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 LOCAL_TENANT = "local"
 BOT_ID = "28:helpdesk-local"
+BOX_WIDTH = 72
+"""A boxed secret wraps its lines at this many characters."""
 POST_TIMEOUT_S = 30.0
 """The bot answers within its turn deadline; this only guards against a hang."""
 REPLY_TIMEOUT_S = 120.0
@@ -36,7 +42,11 @@ REPLY_TIMEOUT_S = 120.0
 
 @dataclass(frozen=True, slots=True)
 class ChatUser:
-    """The person typing: their channel id doubles as their object id locally."""
+    """The person typing: their channel id doubles as their object id locally.
+
+    The default is the local directory's ``local-user``; a session finds
+    their directory name when the directory knows them.
+    """
 
     id: str = "local-user"
     name: str = "Local User"
@@ -155,7 +165,8 @@ def _card_lines(elements: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _boxed(lines: list[str]) -> list[str]:
+def _boxed(text: list[str]) -> list[str]:
+    lines = [part for line in text for part in textwrap.wrap(line, BOX_WIDTH) or [""]]
     width = max((len(line) for line in lines), default=0)
     edge = "+" + "-" * (width + 2) + "+"
     return [edge, *(f"| {line.ljust(width)} |" for line in lines), edge]
@@ -188,10 +199,20 @@ class ChatSession:
     """The bot and a local connector on loopback, and one user's conversation.
 
     Use as ``async with ChatSession(settings) as chat: await chat.say("hi")``.
+
+    Attributes:
+        settings: the bot's settings.
+        user: who types; replaced on entry by the directory's record of
+            ``as_user`` (or of ``user.id``) when the directory has one.
+        as_user: an object id, UPN or name to look up in the directory
+            (``helpdesk chat --as``); unknown names chat as a new user.
+        app_options: passed to :func:`bot.app.create_app` (tests use fakes).
+        conversation_id: the chat's id; reuse one to continue a thread.
     """
 
     settings: Settings
     user: ChatUser = field(default_factory=ChatUser)
+    as_user: str | None = None
     app_options: dict[str, Any] = field(default_factory=dict)
     conversation_id: str = field(default_factory=lambda: f"a:local-{uuid.uuid4().hex}")
 
@@ -219,7 +240,37 @@ class ChatSession:
             timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_S)
         )
         self._app = app
+        await self._identify()
         return self
+
+    async def _identify(self) -> None:
+        """Take the user's id and name from the directory, like Teams would."""
+        wanted = self.as_user or self.user.id
+        directory = getattr(self._app.get(SERVICES_KEY), "directory", None)
+        found = None
+        if directory is not None:
+            try:
+                found = await directory.aget_user(wanted)
+            except Exception:  # not an id or UPN: try it as a name
+                try:
+                    matches = await directory.afind_users(wanted, limit=2)
+                except Exception as exc:
+                    logger.debug("directory search failed: %s", type(exc).__name__)
+                    matches = []
+                found = matches[0] if len(matches) == 1 else None
+        if found is not None:
+            self.user = ChatUser(
+                id=found.object_id,
+                name=found.display_name,
+                tenant_id=self.user.tenant_id,
+            )
+        elif self.as_user:
+            slug = re.sub(r"[^a-z0-9]+", "-", self.as_user.lower()).strip("-")
+            self.user = ChatUser(
+                id=slug or "local-user",
+                name=self.as_user,
+                tenant_id=self.user.tenant_id,
+            )
 
     async def __aexit__(self, *_exc: object) -> None:
         if self._http is not None:

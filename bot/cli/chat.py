@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from collections.abc import AsyncIterator
 
-from bot.chat import PROMPT, ChatSession, ChatUser, run_chat
+from bot.chat import PROMPT, ChatSession, run_chat
 from tools.settings import Settings
 
 
@@ -22,18 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--as",
         dest="as_user",
         metavar="USER",
-        default="Local User",
-        help="who you are in the chat (a name or an id); default: Local User",
+        default=None,
+        help="who you are in the chat: a directory object id, UPN or name "
+        "(e.g. 'Sam Rivera', the demo help-desk analyst); default: local-user",
     )
     parser.add_argument(
         "--verbose", action="store_true", help="show the bot's logs (INFO and up)"
     )
     parser.set_defaults(func=_chat, quiet_logs=True)
-
-
-def _user(as_user: str) -> ChatUser:
-    slug = re.sub(r"[^a-z0-9]+", "-", as_user.lower()).strip("-") or "local-user"
-    return ChatUser(id=slug, name=as_user)
 
 
 async def _terminal_lines() -> AsyncIterator[str]:
@@ -58,7 +53,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     interactive = sys.stdin.isatty()
 
     async def run() -> None:
-        async with ChatSession(settings, user=_user(args.as_user)) as session:
+        async with ChatSession(settings, as_user=args.as_user) as session:
             if interactive:
                 print(
                     f"Chatting with {settings.bot_name} as {session.user.name}. "

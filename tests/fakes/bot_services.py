@@ -62,9 +62,19 @@ class FakeDirectory:
         return user
 
     async def aget_user(self, key: str) -> DirectoryUser:
-        if key not in self.users:
-            raise NotFound(f"no user {key}")
-        return self.users[key]
+        for user in self.users.values():
+            if key in (user.object_id, user.upn):
+                return user
+        raise NotFound(f"no user {key}")
+
+    async def afind_users(self, text: str, *, limit: int = 5) -> list[DirectoryUser]:
+        words = text.lower().split()
+        found = [
+            u
+            for u in self.users.values()
+            if all(w in u.display_name.lower() for w in words)
+        ]
+        return found[:limit]
 
     async def aclose(self) -> None:
         pass

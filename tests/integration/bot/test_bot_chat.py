@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from fakes.bot_services import services_factory
+import pytest
+from fakes.bot_services import FakeDirectory, services_factory
 from fakes.copilot import FakeCopilot, Plan, copilot_factory
 
 from bot.chat import ChatSession, ChatUser, render, run_chat
@@ -16,11 +17,13 @@ async def _lines(*lines: str) -> AsyncIterator[str]:
         yield line
 
 
-def _session(copilot: FakeCopilot, **options: object) -> ChatSession:
+def _session(
+    copilot: FakeCopilot, directory: FakeDirectory | None = None, **options: object
+) -> ChatSession:
     return ChatSession(
         load_settings(),
         app_options={
-            "services_factory": services_factory(),
+            "services_factory": services_factory(directory=directory),
             "copilot_factory": copilot_factory(copilot),
         },
         **options,  # type: ignore[arg-type]
@@ -160,3 +163,39 @@ async def test_two_cards_in_one_answer_are_numbered_on() -> None:
     [resume] = copilot.resumes
     assert resume["approval_id"] == second_card
     assert resume["approve"] is True
+
+
+def _demo_org() -> FakeDirectory:
+    directory = FakeDirectory()
+    directory.add("local-user", "Alex Employee")
+    directory.add("sam-rivera", "Sam Rivera", "helpdesk")
+    directory.add("sam-ortiz", "Sam Ortiz")
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("as_user", "expected"),
+    [
+        (None, ChatUser(id="local-user", name="Alex Employee")),
+        ("sam-rivera", ChatUser(id="sam-rivera", name="Sam Rivera")),
+        ("sam-rivera@contoso.example", ChatUser(id="sam-rivera", name="Sam Rivera")),
+        ("Sam Rivera", ChatUser(id="sam-rivera", name="Sam Rivera")),
+        ("Sam", ChatUser(id="sam", name="Sam")),
+        ("Jo New-Hire", ChatUser(id="jo-new-hire", name="Jo New-Hire")),
+    ],
+    ids=["default", "object-id", "upn", "name", "ambiguous", "unknown"],
+)
+async def test_the_chat_user_is_the_directorys_person(
+    as_user: str | None, expected: ChatUser
+) -> None:
+    copilot = FakeCopilot()
+
+    async with _session(copilot, _demo_org(), as_user=as_user) as chat:
+        await chat.say("hello")
+
+    assert chat.user == expected
+    [call] = copilot.calls
+    assert call.requester.object_id == expected.id
+    known = expected.id in ("local-user", "sam-rivera")
+    assert call.requester.upn == (f"{expected.id}@contoso.example" if known else None)
+    assert ("helpdesk" in call.requester.roles) is (expected.id == "sam-rivera")
