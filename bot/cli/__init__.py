@@ -16,7 +16,7 @@ from tools.errors import ConfigError, HelpdeskError
 from tools.logs import configure_logging
 from tools.settings import load_settings
 
-_COMMAND_MODULES = ("serve", "chat", "kb", "db", "teams")
+_COMMAND_MODULES = ("serve", "chat", "kb", "db", "teams", "directory", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:
