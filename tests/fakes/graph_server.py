@@ -1,7 +1,7 @@
 """A local Microsoft Graph v1.0: the endpoints the directory uses, on loopback.
 
 Speaks what ``msgraph-sdk`` sends for users (get by id or UPN, ``$filter``
-startswith search), ``manager``, ``memberOf/microsoft.graph.directoryRole``,
+startswith search), ``manager``, ``transitiveMemberOf/microsoft.graph.directoryRole``,
 ``authentication/methods``, ``authentication/temporaryAccessPassMethods``
 (list, create, delete), ``PATCH`` of ``passwordProfile`` and
 ``revokeSignInSessions``. Every answer carries a ``request-id`` header; errors
@@ -184,8 +184,8 @@ class FakeGraph:
                 200, {"@odata.type": "#microsoft.graph.user", **manager}
             )
         if rest in (
-            "/memberOf/microsoft.graph.directoryRole",
-            "/memberOf/graph.directoryRole",
+            "/transitiveMemberOf/microsoft.graph.directoryRole",
+            "/transitiveMemberOf/graph.directoryRole",
         ):
             value = [
                 {

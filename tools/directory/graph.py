@@ -5,8 +5,8 @@ Temporary Access Passes, sets temporary passwords through ``passwordProfile``,
 and revokes sessions. Every SDK error is translated once, here, into the
 product's errors, with Graph's request id kept on the exception.
 
-Roles: a user's directory roles come from ``memberOf`` (``directoryRole``
-display names). A role named in ``HELPDESK_HELPDESK_ROLE_NAMES`` grants the
+Roles: a user's directory roles come from ``transitiveMemberOf`` (``directoryRole``
+display names), so a role held through a role-assignable group counts too. A role named in ``HELPDESK_HELPDESK_ROLE_NAMES`` grants the
 product's ``helpdesk`` role; any other directory role (Global Administrator,
 Security Administrator, …) makes the account privileged, and recovery of a
 privileged account always goes to a person.
@@ -14,6 +14,8 @@ privileged account always goes to a person.
 Warning:
     Graph itself refuses to reset administrators unless the app holds a
     stronger role; the product refuses them earlier, in code, either way.
+    A role that is only *eligible* through Privileged Identity Management is
+    not a membership, so it is not seen until activated.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class GraphDirectory:
 
         roles = await self._call(
             "get directory roles",
-            lambda: item.member_of.graph_directory_role.get(),
+            lambda: item.transitive_member_of.graph_directory_role.get(),
         )
         role_names = {
             (role.display_name or "").strip()
