@@ -279,6 +279,11 @@ class ChatSession:
             await self._runner.cleanup()
         await self.connector.stop()
 
+    @property
+    def services(self) -> Any:
+        """The running bot's :class:`tools.services.Services`."""
+        return self._app[SERVICES_KEY]
+
     async def post(self, activity: dict[str, Any]) -> int:
         """Post one activity to ``/api/messages``; returns the HTTP status."""
         assert self._http is not None, "use ChatSession in `async with`"
