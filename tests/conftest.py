@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,28 @@ def postgres_url() -> str:
             pytest.fail("CI=true but PostgreSQL is not reachable on 127.0.0.1:5432")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     return POSTGRES_URL
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A new, empty Postgres database for one test, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"helpdesk_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def app_database_url(request: pytest.FixtureRequest) -> str | None:
+    """Run a test on the embedded SQLite database and on a fresh Postgres one."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("fresh_postgres_url"))

@@ -18,8 +18,8 @@ from tools.settings import load_settings
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    settings = load_settings()
+async def engine(app_database_url: str | None) -> AsyncIterator[AsyncEngine]:
+    settings = load_settings(database_url=app_database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     created = create_engine(settings)
     await upgrade(created)

@@ -18,8 +18,8 @@ from tools.settings import load_settings
 
 
 @pytest.fixture
-async def directory() -> AsyncIterator[LocalDirectory]:
-    settings = load_settings()
+async def directory(app_database_url: str | None) -> AsyncIterator[LocalDirectory]:
+    settings = load_settings(database_url=app_database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings)
     await upgrade(engine)
