@@ -132,8 +132,9 @@ def build_graph(
         if asked and approvals_db is not None:
             message.response_metadata[APPROVAL_KEY] = asked[0]
             await finish(approvals_db, asked[0], succeeded=not _failed(message))
-        elif _has_side_effects(tools.get(call["name"])):
-            logger.error("tool %s has side effects but asked no approval", call["name"])
+        elif _has_side_effects(tools.get(call["name"])) and not _failed(message):
+            # Refusing before asking is fine; acting without asking is not.
+            logger.error("tool %s acted without asking for approval", call["name"])
         return {"messages": [message]}
 
     graph = StateGraph(AgentState)
@@ -230,9 +231,20 @@ async def _run_tool(
     return ToolMessage(content=str(result), tool_call_id=call_id, name=name)
 
 
+_TOOL_BROKE = (
+    "That didn't work because of a problem on my side. Please try again later, "
+    "or contact the IT help desk."
+)
+
+
 def _tool_error(call: ToolCall, text: str) -> ToolMessage:
+    # ``text`` is for the model; the employee's sentence rides in the artifact.
     return ToolMessage(
-        content=text, tool_call_id=call["id"] or "", name=call["name"], status="error"
+        content=text,
+        tool_call_id=call["id"] or "",
+        name=call["name"],
+        status="error",
+        artifact={"error": _TOOL_BROKE},
     )
 
 

@@ -37,6 +37,8 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
+from tools.registry import USER_MESSAGE_KEY
+
 OFFLINE_MODEL_NAME = "helpdesk-offline"
 OFFLINE_FLAG = "helpdesk_offline"
 """``response_metadata`` key set on every message the offline model writes."""
@@ -443,20 +445,30 @@ def _answer_from_results(question: str, results: Sequence[ToolMessage]) -> str:
     # Only the newest search counts: its numbering is the one the answer cites.
     latest = knowledge[-1] if knowledge else None
     for result in results:
-        content = _text(result).strip()
         if result is latest:
             query = str(result.artifact.get("query") or question)
             parts.append(_extractive(query, result.artifact["passages"]))
         elif any(result is k for k in knowledge):
             continue
-        elif isinstance(result.artifact, dict) and result.artifact.get("declined"):
-            parts.append(f"I did not run {result.name}: you declined it.")
-        elif result.status == "error" or content.startswith("Error:"):
-            reason = content.removeprefix("Error:").strip() or "it failed."
-            parts.append(f"I couldn't complete that ({result.name}): {reason}")
         else:
-            parts.append(f"Done. {content}" if content else "Done.")
+            parts.append(for_employee(result))
     return "\n\n".join(parts)
+
+
+def for_employee(result: ToolMessage) -> str:
+    """A tool result in the employee's words, never the model's instructions.
+
+    Tools write ``content`` for a model ("do not retry", "never repeat it");
+    the sentence meant for a person is in the artifact.
+    """
+    artifact = result.artifact if isinstance(result.artifact, dict) else {}
+    content = _text(result).strip()
+    if artifact.get("declined"):
+        return "OK, I didn't go ahead. Nothing was changed."
+    if result.status == "error" or content.startswith("Error:"):
+        reason = artifact.get("error") or content.removeprefix("Error:").strip()
+        return str(reason or "That didn't work. Please contact the IT help desk.")
+    return str(artifact.get(USER_MESSAGE_KEY) or content or "Done.")
 
 
 def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:

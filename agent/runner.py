@@ -36,7 +36,7 @@ from agent.checkpoint import open_checkpointer
 from agent.citations import apply_citations, passages_by_number, snippet
 from agent.graph import STEP_LIMIT_REPLY, build_graph
 from agent.models import GuardedModel, open_chat_model
-from agent.offline import OFFLINE_FLAG
+from agent.offline import OFFLINE_FLAG, for_employee
 from agent.trimming import cancelled_results
 from tools.approvals import (
     ApprovalRecord,
@@ -464,19 +464,14 @@ def _partial_text(
     record: ApprovalRecord, result: ToolMessage, waiting: Sequence[ApprovalRequest]
 ) -> str:
     title = record.request.title
-    content = result.content if isinstance(result.content, str) else ""
     artifact = result.artifact if isinstance(result.artifact, dict) else {}
+    told = snippet(for_employee(result), 300)
     if artifact.get("declined"):
         first = f"OK, I did not go ahead with: {title}. Nothing was changed."
-    elif (
-        result.status == "error"
-        or artifact.get("error")
-        or content.startswith("Error:")
-    ):
-        reason = snippet(content.removeprefix("Error:").strip(), 300)
-        first = f"{title} did not work. {reason}".strip()
+    elif result.status == "error" or artifact.get("error"):
+        first = f"{title} did not work. {told}".strip()
     else:
-        first = f"Done: {title}. {snippet(content, 300)}".strip()
+        first = told
     if len(waiting) == 1:
         rest = f"Still waiting for your confirmation: {waiting[0].title}."
     else:

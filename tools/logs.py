@@ -28,14 +28,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+LOG_FILE_NAME = "helpdesk.log"
+"""Where a terminal session (``helpdesk chat``) logs, inside the data folder."""
+
+
 def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
     """Route the product's logs to stderr in the configured format.
 
     Args:
         settings: gives the level and the format.
-        quiet: only warnings and errors (the terminal chat uses this).
+        quiet: log to ``helpdesk.log`` in the data folder instead of the
+            terminal (the terminal chat uses this, so logs never interleave
+            with the conversation).
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler
+    if quiet:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(settings.data_dir / LOG_FILE_NAME, delay=True)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
@@ -44,7 +55,7 @@ def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel("WARNING" if quiet else settings.log_level.upper())
+    root.setLevel(settings.log_level.upper())
     # Third-party clients log every header at INFO; our own outbound lines suffice.
     for noisy in ("azure", "httpx", "openai", "aiohttp.access", "msal"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

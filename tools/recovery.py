@@ -29,7 +29,7 @@ from tools.errors import (
     NotFound,
     PermissionDenied,
 )
-from tools.registry import ToolContext, ToolResult
+from tools.registry import USER_MESSAGE_KEY, ToolContext, ToolResult
 from tools.secrets import OneTimeSecret, SecretValue
 from tools.settings import RecoveryMethod, Settings
 
@@ -77,6 +77,8 @@ class _Action:
     tool: str
     method: RecoveryMethod
     secret: bool
+    title: str
+    """The approval card's heading; the card's body says what, to whom."""
 
     def limit(self, settings: Settings) -> int:
         return {
@@ -86,9 +88,21 @@ class _Action:
         }[self.method]
 
 
-_TAP = _Action("issue_temporary_access_pass", "tap", secret=True)
-_TEMP_PASSWORD = _Action("set_temporary_password", "temporary_password", secret=True)
-_REVOKE = _Action("revoke_sessions", "revoke", secret=False)
+_TAP = _Action(
+    "issue_temporary_access_pass",
+    "tap",
+    secret=True,
+    title="Issue a Temporary Access Pass",
+)
+_TEMP_PASSWORD = _Action(
+    "set_temporary_password",
+    "temporary_password",
+    secret=True,
+    title="Set a temporary password",
+)
+_REVOKE = _Action(
+    "revoke_sessions", "revoke", secret=False, title="Sign out everywhere"
+)
 
 
 # -- the read-only tools -----------------------------------------------------------
@@ -404,7 +418,7 @@ async def _run(
         ApprovalRequest(
             approval_id="",
             tool=spec.tool,
-            title=action,
+            title=spec.title,
             action=action + ".",
             requester_id=ctx.requester.object_id,
             subject_id=subject.object_id,
@@ -546,13 +560,19 @@ def _done(
     what: str, subject: DirectoryUser, expires: datetime | None, *, secret: bool = True
 ) -> ToolResult:
     text = f"Done: {what}."
+    told = f"Done: {what}."
     if secret:
         text += (
             " The value is shown to the requester privately, once, in this chat, "
             "right after this reply. Never repeat it, never ask for it, and never "
             "write it anywhere."
         )
-    artifact: dict[str, Any] = {"done": True, "account": subject.upn}
+        told += " I show it to you below, once, and keep no copy."
+    artifact: dict[str, Any] = {
+        "done": True,
+        "account": subject.upn,
+        USER_MESSAGE_KEY: told,
+    }
     if expires is not None:
         artifact["expires_at"] = expires.isoformat()
     return ToolResult(text, artifact)

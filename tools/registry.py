@@ -76,12 +76,19 @@ class ToolManifest(BaseModel):
         return value
 
 
+USER_MESSAGE_KEY = "user_message"
+"""Artifact key of a plain sentence for the employee, where ``content`` is
+written for the model (instructions such as "do not retry" are not for people).
+A failed call's artifact carries the employee's sentence under ``"error"``."""
+
+
 @dataclass(frozen=True, slots=True)
 class ToolResult:
     """What a tool returns: ``content`` for the model, ``artifact`` for code.
 
     ``artifact`` never reaches the model; the offline model and the bot read it
-    (passages for citations, ids for cards). Secrets go in neither.
+    (passages for citations, ids for cards, :data:`USER_MESSAGE_KEY`). Secrets
+    go in neither.
     """
 
     content: str

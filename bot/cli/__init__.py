@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"helpdesk: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings, quiet=getattr(args, "quiet_logs", False))
+    quiet = getattr(args, "quiet_logs", False) and not getattr(args, "verbose", False)
+    configure_logging(settings, quiet=quiet)
     try:
         return int(args.func(args, settings) or 0)
     except HelpdeskError as exc:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from bot.chat import PROMPT, ChatSession, run_chat
+from tools.logs import LOG_FILE_NAME
 from tools.settings import Settings
 
 
@@ -26,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(e.g. 'Sam Rivera', the demo help-desk analyst); default: local-user",
     )
     parser.add_argument(
-        "--verbose", action="store_true", help="show the bot's logs (INFO and up)"
+        "--verbose",
+        action="store_true",
+        help="show the bot's logs here instead of in helpdesk.log in the data folder",
     )
     parser.set_defaults(func=_chat, quiet_logs=True)
 
@@ -46,10 +49,6 @@ async def _script_lines() -> AsyncIterator[str]:
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    if args.verbose:
-        import logging
-
-        logging.getLogger().setLevel(settings.log_level.upper())
     interactive = sys.stdin.isatty()
 
     async def run() -> None:
@@ -57,7 +56,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
             if interactive:
                 print(
                     f"Chatting with {settings.bot_name} as {session.user.name}. "
-                    "Type /quit or press Ctrl-D to leave."
+                    "Type /quit or press Ctrl-D to leave. Logs go to "
+                    f"{settings.data_dir / LOG_FILE_NAME}."
                 )
             lines = _terminal_lines() if interactive else _script_lines()
             await run_chat(session, lines, print, echo=not interactive)

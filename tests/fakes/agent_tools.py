@@ -196,7 +196,7 @@ async def tap_impl(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     return ToolResult(
         "A Temporary Access Pass was issued. It is shown to the employee "
         "privately; never repeat it.",
-        {"issued": True},
+        {"issued": True, "user_message": "A Temporary Access Pass was issued."},
     )
 
 

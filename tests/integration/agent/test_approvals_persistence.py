@@ -72,7 +72,7 @@ async def test_approval_survives_a_restart_and_acts_once(settings, requester):
             again = await _decide(copilot, requester, approval_id)
 
     assert done.outcome == "resumed"
-    assert done.reply.text.startswith("Done. All sign-in sessions were revoked.")
+    assert done.reply.text.startswith("All sign-in sessions were revoked.")
     assert again.outcome == "already_decided"
     assert [a.tool for a in services.acted] == ["revoke_sessions"]
 

@@ -236,6 +236,12 @@ TWO_CALLS = AIMessage(
 )
 
 
+OUTCOME = {
+    "revoke_sessions": "All sign-in sessions were revoked.",
+    "request_software": "Requested Microsoft Visio.",
+}
+
+
 @pytest.mark.parametrize(
     "order", [(0, 1), (1, 0)], ids=["first-then-second", "second-then-first"]
 )
@@ -254,7 +260,7 @@ async def test_two_approvals_in_one_turn_resume_each_by_its_own_id(db, order):
     assert [r.approval_id for r in first.reply.approvals] == [
         by_index[order[1]].approval_id
     ]
-    assert first.reply.text.startswith(f"Done: {by_index[order[0]].title}.")
+    assert first.reply.text.startswith(OUTCOME[by_index[order[0]].tool])
     assert "Still waiting for your confirmation" in first.reply.text
     assert [a.tool for a in services.acted] == [by_index[order[0]].tool]
     assert len(scripted.calls) == 1  # the step is not finished yet

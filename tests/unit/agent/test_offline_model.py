@@ -12,6 +12,7 @@ from agent.offline import (
     OFFLINE_NOTE,
     PENDING_KEY,
     OfflineChatModel,
+    for_employee,
 )
 from tools.identity import Requester
 from tools.settings import load_settings
@@ -232,3 +233,48 @@ def test_accepts_openai_style_tool_dicts():
     reply = model.invoke([HumanMessage("vpn keeps dropping")])
 
     assert reply.tool_calls[0]["args"] == {"query": "vpn keeps dropping"}
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        pytest.param(
+            ToolMessage(
+                "Error: I can only do that for your own account. Do not try this "
+                "again, and do not reach the same change with another tool.",
+                tool_call_id="c1",
+                status="error",
+                artifact={"error": "I can only do that for your own account."},
+            ),
+            "I can only do that for your own account.",
+            id="refusal",
+        ),
+        pytest.param(
+            ToolMessage(
+                "Done: a pass was created. Never repeat it, never ask for it.",
+                tool_call_id="c1",
+                artifact={"user_message": "Done: a pass was created."},
+            ),
+            "Done: a pass was created.",
+            id="success",
+        ),
+        pytest.param(
+            ToolMessage(
+                "x was not run: the approver declined. Do not retry.",
+                tool_call_id="c1",
+                artifact={"declined": True},
+            ),
+            "OK, I didn't go ahead. Nothing was changed.",
+            id="declined",
+        ),
+        pytest.param(
+            ToolMessage("The account is enabled.", tool_call_id="c1"),
+            "The account is enabled.",
+            id="plain-content",
+        ),
+    ],
+)
+def test_employees_never_see_words_meant_for_the_model(
+    message: ToolMessage, expected: str
+) -> None:
+    assert for_employee(message) == expected

@@ -70,10 +70,13 @@ async def test_self_service_pass_is_revealed_once_and_not_in_the_content(
     assert services.secrets.take(thread) == []
     [asked] = approver.asked
     assert asked.approver_id == "local-user"
-    assert asked.title.startswith(
+    assert asked.title == "Issue a Temporary Access Pass"
+    assert asked.action == (
         "Issue a one-time Temporary Access Pass for Alex Employee "
-        "(alex@contoso.example), valid 60 minutes"
+        "(alex@contoso.example), valid 60 minutes."
     )
+    assert message.artifact["user_message"].startswith("Done: A Temporary Access")
+    assert "never" not in message.artifact["user_message"].lower()
     [event] = await alist(services.db, tenant_id=tenant)
     assert (event.outcome, event.subject_id) == ("success", "local-user")
     assert event.approval_id == asked.approval_id or event.approval_id is None
