@@ -85,7 +85,11 @@ def create_app(
             factory(settings, services) as copilot,
         ):
             handler = TurnHandler(
-                settings, services.db, copilot, directory=services.directory
+                settings,
+                services.db,
+                copilot,
+                directory=services.directory,
+                tool_names=services.registry.enabled_names,
             )
             app[SERVICES_KEY] = services
             app[HANDLER_KEY] = handler

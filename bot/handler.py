@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -85,6 +85,8 @@ class TurnHandler:
     engine: AsyncEngine
     copilot: Copilot
     directory: Directory | None = None
+    tool_names: Callable[[], list[str]] = list
+    """The enabled tools now (the greeting offers only these)."""
     typing_interval_s: float = TYPING_INTERVAL_S
 
     async def handle(self, inbound: Inbound, outbox: Outbox) -> InvokeResult | None:
@@ -265,7 +267,9 @@ class TurnHandler:
             return
         name = inbound.user_name if inbound.conversation_type == "personal" else None
         await outbox.send(
-            replies.text_activity(replies.greeting(self.settings.bot_name, name))
+            replies.text_activity(
+                replies.greeting(self.settings.bot_name, name, self.tool_names())
+            )
         )
 
     async def on_feedback(self, inbound: Inbound) -> InvokeResult:

@@ -7,6 +7,7 @@ Teams shows ``[1]`` as a pop-up with the article's title, excerpt and link.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from agent.runner import Citation, TurnReply
@@ -71,15 +72,41 @@ def text_activity(text: str) -> dict[str, Any]:
     return {"type": "message", "text": text}
 
 
-def greeting(bot_name: str, user_name: str | None = None) -> str:
-    """What the bot says when it is added to a chat."""
+_CAPABILITIES: dict[str, str] = {
+    "search_knowledge": "answer IT questions from the help desk articles and cite them",
+    "diagnose_sign_in": "look into sign-in trouble with your account",
+    "self_service_reset": "walk you through resetting your password yourself",
+    "issue_temporary_access_pass": "give you a Temporary Access Pass when you "
+    "can't sign in",
+    "set_temporary_password": "set a temporary password",
+    "revoke_sessions": "sign you out everywhere if your phone is lost or your "
+    "password leaked",
+}
+"""How the greeting names what a built-in tool does; other tools go unnamed."""
+
+
+def greeting(
+    bot_name: str, user_name: str | None = None, tools: Iterable[str] = ()
+) -> str:
+    """What the bot says when it is added to a chat: only what it can do now.
+
+    Args:
+        bot_name: the bot's display name.
+        user_name: the person's name, in a 1:1 chat.
+        tools: names of the tools enabled now; the greeting promises nothing else.
+    """
     hello = f"Hi {user_name.split()[0]}!" if user_name else "Hi!"
+    enabled = set(tools)
+    can = [phrase for name, phrase in _CAPABILITIES.items() if name in enabled]
+    if not can:
+        offer = "I can help with IT questions."
+    elif len(can) == 1:
+        offer = f"I can {can[0]}."
+    else:
+        offer = f"I can {', '.join(can[:-1])}, and {can[-1]}."
     return (
-        f"{hello} I'm {bot_name}, the IT help desk assistant. I can answer IT "
-        "questions from the help desk articles, reset a password or unlock an "
-        "account, request software and equipment, open and follow up tickets, "
-        "and bring in a person from support when you need one. Just tell me "
-        "what's wrong in a sentence."
+        f"{hello} I'm {bot_name}, the IT help desk assistant. {offer} Just tell "
+        "me what's wrong in a sentence. I always ask before changing anything."
     )
 
 

@@ -196,6 +196,10 @@ class ToolRegistry:
         for path in sorted(folder.glob("*.yaml")):
             self.register(load_manifest(path))
 
+    def enabled_names(self) -> list[str]:
+        """Names of the enabled tools, in registration order."""
+        return [m.name for m in self.manifests.values() if m.enabled]
+
     def tools_for(self, requester: Requester) -> list[BaseTool]:
         """The tools this requester may use now, as LangChain tools."""
         return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.runner import Citation, TurnReply
+from bot import replies
 from bot.adapter import to_sdk_activity
 from bot.replies import answer_activity
 
@@ -63,3 +64,17 @@ def test_the_sdk_activity_keeps_every_entity_property_on_the_wire() -> None:
 
     assert wire["entities"] == data["entities"]
     assert wire["channelData"] == {"feedbackLoopEnabled": True}
+
+
+def test_the_greeting_offers_only_the_tools_that_exist() -> None:
+    only_search = replies.greeting("Helpdesk", "Alex Employee", ["search_knowledge"])
+    with_recovery = replies.greeting(
+        "Helpdesk", None, ["search_knowledge", "issue_temporary_access_pass"]
+    )
+
+    assert only_search.startswith("Hi Alex! I'm Helpdesk")
+    assert "help desk articles" in only_search
+    assert "Temporary Access Pass" not in only_search
+    assert "Temporary Access Pass" in with_recovery
+    for not_built in ("ticket", "software", "person from support"):
+        assert not_built not in with_recovery
