@@ -17,7 +17,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +27,7 @@ from bot import cards, replies
 from bot.inbound import Inbound
 from bot.mentions import clean_text, has_words
 from bot.pending import aget_approval, apending_approvals
+from bot.serial import ConversationGate
 from tools.approvals import ApprovalRequest
 from tools.db import claim_activity, save_reference
 from tools.directory.base import Directory
@@ -88,6 +89,8 @@ class TurnHandler:
     tool_names: Callable[[], list[str]] = list
     """The enabled tools now (the greeting offers only these)."""
     typing_interval_s: float = TYPING_INTERVAL_S
+    gate: ConversationGate = field(default_factory=ConversationGate)
+    """Runs one turn at a time per conversation (see :mod:`bot.serial`)."""
 
     async def handle(self, inbound: Inbound, outbox: Outbox) -> InvokeResult | None:
         """Route one activity; returns the invoke answer for invoke activities.
@@ -135,6 +138,10 @@ class TurnHandler:
             reference=inbound.reference,
         )
 
+        async with self.gate.hold(f"{inbound.tenant_id}:{inbound.conversation_id}"):
+            await self._route_message(inbound, outbox)
+
+    async def _route_message(self, inbound: Inbound, outbox: Outbox) -> None:
         raw = inbound.text or ""
         submitted = inbound.value is not None or inbound.reply_to_id is not None
         blank_submit = not raw.strip() and submitted and not inbound.attachment_types

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 from fakes.bot_harness import RunningBot, run_bot
@@ -301,3 +302,42 @@ async def test_health_and_readiness(
 
     assert status == 503
     assert "knowledge index unavailable" in body["error"]
+
+
+class _OverlapCopilot(FakeCopilot):
+    """Counts how many turns run at once in each conversation."""
+
+    def __init__(self) -> None:
+        super().__init__(delay_s=0.3)
+        self.running: dict[str, int] = {}
+        self.most: dict[str, int] = {}
+
+    async def arun_turn(self, **kwargs: Any) -> Any:
+        key = kwargs["conversation_id"]
+        self.running[key] = self.running.get(key, 0) + 1
+        self.most[key] = max(self.most.get(key, 0), self.running[key])
+        try:
+            return await super().arun_turn(**kwargs)
+        finally:
+            self.running[key] -= 1
+
+
+async def test_one_conversation_runs_one_turn_at_a_time(
+    settings: Settings, connector: LocalConnector
+) -> None:
+    copilot = _OverlapCopilot()
+    async with run_bot(settings, connector, copilot) as bot:
+        posts = [
+            bot.post(bot.activity(text, activity_id=f"a{i}", conversation_id=conv))
+            for i, (text, conv) in enumerate(
+                [("first", "conv-1"), ("second", "conv-1"), ("other", "conv-2")]
+            )
+        ]
+        statuses = await asyncio.gather(*posts)
+        await bot.settle()
+
+    assert [status for status, _ in statuses] == [200, 200, 200]
+    assert copilot.most == {"conv-1": 1, "conv-2": 1}
+    assert len(connector.messages()) == 3
+    started = {c.conversation_id for c in copilot.calls}
+    assert started == {"conv-1", "conv-2"}
