@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.checkpoint import open_checkpointer
 from bot.chat import ChatSession, render
 from tools.settings import load_settings
 
@@ -32,3 +33,19 @@ async def test_the_thread_continues_after_a_restart() -> None:
     [answer] = replies
     assert "password" in answer["text"].lower()
     assert not answer["text"].startswith("Sorry, something went wrong")
+    async with open_checkpointer(settings) as saver:
+        saved = await saver.aget_tuple(
+            {
+                "configurable": {
+                    "thread_id": f"{again.user.tenant_id}:{again.conversation_id}",
+                    "checkpoint_ns": "",
+                }
+            }
+        )
+    assert saved is not None
+    said = [
+        m.content
+        for m in saved.checkpoint["channel_values"]["messages"]
+        if m.type == "human"
+    ]
+    assert said == ["How do I connect to the VPN?", "and how do I reset my password?"]
