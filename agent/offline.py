@@ -53,6 +53,19 @@ NOTHING_FOUND = (
 )
 
 _ROUTE_THRESHOLD = 0.25
+_MIN_EXAMPLE_MATCH = 0.4
+_MIN_DESCRIPTION_MATCH = 0.6
+"""A tool other than knowledge search needs an example at least this close, or
+a description that uses at least this share of the employee's words."""
+_ACTION_LEAD = 0.1
+"""How far a tool with side effects must score above knowledge search."""
+_QUESTION_LEAD = 0.15
+"""How far any other tool must score above knowledge search on a how-to question."""
+_HOW_TO = re.compile(
+    r"^\s*(how|what|what's|whats|where|which|is there|are there|do i)\b"
+    r"|\bhow (do|can|to|should|would)\b",
+    re.IGNORECASE,
+)
 _MIN_COVERAGE = 0.34
 _MAX_UNITS = 3
 
@@ -223,21 +236,21 @@ class _ToolInfo:
     description: str
     examples: tuple[str, ...]
     schema: dict[str, Any]
+    side_effects: bool = False
 
     @classmethod
     def of(cls, tool: Any) -> _ToolInfo:
         function = convert_to_openai_tool(tool)["function"]
         if isinstance(tool, BaseTool):
-            examples = (tool.metadata or {}).get("examples") or []
+            metadata = tool.metadata or {}
         else:
-            examples = tool.get("examples") or (tool.get("metadata") or {}).get(
-                "examples", []
-            )
+            metadata = {**(tool.get("metadata") or {}), **tool}
         return cls(
             name=function["name"],
             description=function.get("description") or "",
-            examples=tuple(str(e) for e in examples),
+            examples=tuple(str(e) for e in metadata.get("examples") or []),
             schema=function.get("parameters") or {},
+            side_effects=bool(metadata.get("side_effects")),
         )
 
     @property
@@ -264,23 +277,88 @@ class _ToolInfo:
 
 
 def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
+    """The tool for the employee's words; knowledge search unless another wins.
+
+    Another tool must have an example close to the words, clear the threshold,
+    and beat knowledge search by a lead (more on a how-to question, more for a
+    tool with side effects). A how-to question ("how do I set up the
+    authenticator app?") never starts an action: it gets the article, and the
+    employee can still ask for the action itself.
+    """
     query = set(_terms(text))
     if not query:
         return None
+    search = next((tool for tool in tools if tool.is_search), None)
+    weights = _term_weights(tools)
     scored = sorted(
-        ((_score(query, text, tool), tool.name, tool) for tool in tools),
+        ((_score(query, text, tool, weights), tool.name, tool) for tool in tools),
         key=lambda item: (-item[0], item[1]),
     )
-    if scored and scored[0][0] >= _ROUTE_THRESHOLD:
-        return scored[0][2]
-    return next((tool for tool in tools if tool.is_search), None)
-
-
-def _score(query: set[str], text: str, tool: _ToolInfo) -> float:
-    example = max(
-        (_similarity(query, set(_terms(e))) for e in tool.examples), default=0.0
+    if not scored:
+        return None
+    best_score, _, best = scored[0]
+    if search is None or best is search:
+        return best if best_score >= _ROUTE_THRESHOLD or best is search else search
+    search_score = next(score for score, _, tool in scored if tool is search)
+    how_to = bool(_HOW_TO.search(text))
+    if how_to and best.side_effects:
+        return search
+    lead = (_ACTION_LEAD if best.side_effects else 0.0) + (
+        _QUESTION_LEAD if how_to else 0.0
     )
-    description = len(query & set(_terms(tool.description))) / len(query)
+    meant = (
+        _closest_example(query, best, weights) >= _MIN_EXAMPLE_MATCH
+        or _described(query, best) >= _MIN_DESCRIPTION_MATCH
+    )
+    if meant and best_score >= _ROUTE_THRESHOLD and best_score >= search_score + lead:
+        return best
+    return search
+
+
+def _term_weights(tools: Sequence[_ToolInfo]) -> dict[str, float]:
+    """How distinctive each word is among the tools (inverse tool frequency).
+
+    A word most tools use ("working") says little about which one is meant; a
+    word no tool uses ("notifications") weighs most, so a question about
+    something no action covers stays with knowledge search.
+    """
+    vocab = [
+        set(_terms(" ".join((t.name.replace("_", " "), t.description, *t.examples))))
+        for t in tools
+    ]
+    count = len(tools)
+    seen: dict[str, int] = {}
+    for words in vocab:
+        for word in words:
+            seen[word] = seen.get(word, 0) + 1
+    return {word: math.log(1 + count / n) for word, n in seen.items()} | {
+        "": math.log(1 + count)  # the weight of a word no tool uses
+    }
+
+
+def _weight(word: str, weights: dict[str, float]) -> float:
+    return weights.get(word, weights[""])
+
+
+def _described(query: set[str], tool: _ToolInfo) -> float:
+    """The share of the employee's words that the tool's description uses."""
+    return len(query & set(_terms(tool.description))) / len(query)
+
+
+def _closest_example(
+    query: set[str], tool: _ToolInfo, weights: dict[str, float]
+) -> float:
+    return max(
+        (_similarity(query, set(_terms(e)), weights) for e in tool.examples),
+        default=0.0,
+    )
+
+
+def _score(
+    query: set[str], text: str, tool: _ToolInfo, weights: dict[str, float]
+) -> float:
+    example = _closest_example(query, tool, weights)
+    description = _described(query, tool)
     name_terms = set(_terms(tool.name.replace("_", " ")))
     name = len(query & name_terms) / len(name_terms) if name_terms else 0.0
     # Naming a catalogue entry ("Visio") is strong evidence on its own.
@@ -291,10 +369,14 @@ def _score(query: set[str], text: str, tool: _ToolInfo) -> float:
     return 0.6 * example + 0.25 * description + 0.15 * name + enum_bonus
 
 
-def _similarity(a: set[str], b: set[str]) -> float:
+def _similarity(a: set[str], b: set[str], weights: dict[str, float]) -> float:
+    """Cosine similarity of two word sets, each word weighted by distinctiveness."""
     if not a or not b:
         return 0.0
-    return len(a & b) / math.sqrt(len(a) * len(b))
+    shared = sum(_weight(w, weights) ** 2 for w in a & b)
+    norm_a = sum(_weight(w, weights) ** 2 for w in a)
+    norm_b = sum(_weight(w, weights) ** 2 for w in b)
+    return shared / math.sqrt(norm_a * norm_b)
 
 
 # -- arguments ----------------------------------------------------------------
