@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 STEP_LIMIT_REPLY = (
     "I couldn't finish that in the steps I'm allowed. Please rephrase your "
-    "request more narrowly, or ask me to get you a person from IT support."
+    "request more narrowly, or contact the IT help desk."
 )
 STEP_LIMIT_KEY = "helpdesk_step_limit"
 DECLINED_REPLY = (
@@ -224,7 +224,7 @@ async def _run_tool(
         return _tool_error(
             call,
             f"Error: {name} failed unexpectedly. Do not retry; tell the employee "
-            "it did not work and offer to get a person from IT support.",
+            "it did not work and suggest contacting the IT help desk.",
         )
     if isinstance(result, ToolMessage):
         return result
@@ -262,6 +262,6 @@ def _step_limit_reply(messages: Sequence[BaseMessage]) -> AIMessage:
         text = (
             "I couldn't finish that in the steps I'm allowed. Here is what I "
             f"found so far:\n\n{snippet(found.content, 600)}\n\nPlease rephrase "
-            "your request, or ask me to get you a person from IT support."
+            "your request, or contact the IT help desk."
         )
     return AIMessage(content=text, response_metadata={STEP_LIMIT_KEY: True})

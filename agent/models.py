@@ -35,16 +35,16 @@ REFUSAL_KEY = "helpdesk_refusal"
 
 CONTENT_FILTER_REPLY = (
     "I can't help with that request as it is written: the AI service's "
-    "content filter blocked it. Please rephrase it, or ask me to get you a "
-    "person from IT support."
+    "content filter blocked it. Please rephrase it, or contact the IT help "
+    "desk."
 )
 QUOTA_REPLY = (
     "The AI service the help desk uses has run out of quota for now. Please "
-    "try again later, or ask me to get you a person from IT support."
+    "try again later, or contact the IT help desk."
 )
 UNAVAILABLE_REPLY = (
     "The AI service the help desk uses is not answering right now. Please try "
-    "again in a few minutes, or ask me to get you a person from IT support."
+    "again in a few minutes, or contact the IT help desk."
 )
 
 _DOWN = (

@@ -46,10 +46,12 @@ PENDING_KEY = "helpdesk_pending_tool"
 """``response_metadata`` key of a question asked for a missing argument."""
 OFFLINE_NOTE = "(Answered by the offline assistant.)"
 
+# TODO(handoff): offer a ticket or a person here once those tools exist; until
+# then no reply promises what the bot cannot do.
 NOTHING_FOUND = (
     "I couldn't find anything about that in the knowledge base. Try "
-    "rephrasing it with the exact error message or the app's name, or ask me "
-    "to get you a person from IT support."
+    "rephrasing it with the exact error message or the app's name, or contact "
+    "the IT help desk."
 )
 
 _ROUTE_THRESHOLD = 0.25
@@ -221,8 +223,7 @@ class OfflineChatModel(BaseChatModel):
             if not _terms(text):
                 return _reply(_capabilities("I'm not sure what you need.", tools))
             return _reply(
-                "I can't look that up right now. Please ask me to get you a "
-                "person from IT support."
+                "I can't look that up right now. Please contact the IT help desk."
             )
         args, missing = _fill_arguments(tool, text)
         if missing:

@@ -116,12 +116,12 @@ def describe_in_words(*, has_image: bool) -> str:
         return (
             "I can't read images yet. Please describe the problem in words, "
             "for example what you were doing and the exact error message. "
-            "If the screenshot helps, I can attach it to a ticket afterwards."
+            "Keep the screenshot: IT support may ask for it."
         )
     return (
         "Please describe the problem in words, for example what you were doing "
-        "and the exact error message. If you have a screenshot, it can go on "
-        "a ticket afterwards."
+        "and the exact error message. If you have a screenshot, keep it: IT "
+        "support may ask for it."
     )
 
 

@@ -24,8 +24,7 @@ CITE_INSTRUCTION = (
 )
 NOTHING_FOUND = (
     "Nothing relevant was found in the knowledge base for {query!r}. Tell the "
-    "user no article covers this, and offer to open a ticket or hand over to a "
-    "person."
+    "user no article covers this, and suggest contacting the IT help desk."
 )
 
 

@@ -116,7 +116,7 @@ async def test_step_limit_ends_in_a_polite_reply():
     assert len(scripted.calls) == 3
     assert reply.text.startswith("I couldn't finish that in the steps I'm allowed.")
     assert "Ticket INC0000002" in reply.text
-    assert "person" in reply.text
+    assert "contact the IT help desk" in reply.text
 
 
 async def test_citations_mapped_from_the_turns_search():
