@@ -37,7 +37,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-from tools.registry import USER_MESSAGE_KEY
+from tools.registry import ASK_KEY, USER_MESSAGE_KEY
 
 OFFLINE_MODEL_NAME = "helpdesk-offline"
 OFFLINE_FLAG = "helpdesk_offline"
@@ -134,6 +134,8 @@ _CLAUSE_END = re.compile(r"[.!?](?:\s|$)")
 _REASON = re.compile(
     r"(?:\bbecause\b|\breason\s*[:=-]|\bsince\b)\s*(.+)", re.IGNORECASE | re.DOTALL
 )
+_CLAUSE_REASON = re.compile(r"[,;:\u2013\u2014-]\s+((?:\S+\s+){2,}\S+)", re.DOTALL)
+"""A clause of three or more words after a comma, dash or colon."""
 
 
 class OfflineChatModel(BaseChatModel):
@@ -202,7 +204,9 @@ class OfflineChatModel(BaseChatModel):
         text = _text(messages[last_human]).strip()
 
         if results:
-            return _reply(_answer_from_results(text, results))
+            answer = _answer_from_results(text, results)
+            asked = _detail_asked_for(turn, results)
+            return _reply(answer, extra={PENDING_KEY: asked} if asked else None)
 
         words = _WORD.findall(text.lower())
         if words and set(words) <= _SMALL_TALK:
@@ -431,7 +435,9 @@ def _named_person(text: str) -> str | None:
 
 
 def _stated_reason(text: str) -> str | None:
-    match = _REASON.search(text)
+    """The reason given: after "because", "since" or "reason:", or else the
+    clause after the first comma ("reset Priya's password, she is locked out")."""
+    match = _REASON.search(text) or _CLAUSE_REASON.search(text)
     if not match:
         return None
     reason = _CLAUSE_END.split(match.group(1).strip(), maxsplit=1)[0]
@@ -489,8 +495,12 @@ def _follow_up(
     filled = False
     for name in pending.get("missing") or []:
         spec = tool.properties.get(name, {})
-        # The answer to "which one?" is the whole message, so any string fits.
-        value = _value_for(name, {"description": "in words", **spec}, text, numbers)
+        # The answer to "which one?" or "why?" is the whole message.
+        value = (
+            _stated_reason(text) or text.strip()
+            if name.lower() in _REASON_PARAMS
+            else _value_for(name, {"description": "in words", **spec}, text, numbers)
+        )
         if value is not None:
             args[name] = value
             filled = True
@@ -500,6 +510,27 @@ def _follow_up(
     if missing:
         return _ask_for(tool, args, missing)
     return _call(tool, args, size)
+
+
+def _detail_asked_for(
+    turn: Sequence[BaseMessage], results: Sequence[ToolMessage]
+) -> dict[str, Any] | None:
+    """A pending call when a tool asked the employee for one more detail.
+
+    The same call, with the same arguments (the same person), is made again
+    once the next message supplies the detail, e.g. the reason for acting on a
+    colleague's account.
+    """
+    last = results[-1]
+    artifact = last.artifact if isinstance(last.artifact, dict) else {}
+    field = artifact.get(ASK_KEY)
+    if not isinstance(field, str):
+        return None
+    for message in turn:
+        for call in getattr(message, "tool_calls", None) or []:
+            if call.get("id") == last.tool_call_id:
+                return {"tool": call["name"], "args": call["args"], "missing": [field]}
+    return None
 
 
 def _pending_before(

@@ -3,6 +3,7 @@
     HelpdeskError
     ├── ConfigError          a setting is missing or wrong (operator's fault)
     ├── InvalidInput         a request or argument is malformed (caller's fault)
+    │   └── MissingDetail    one detail the employee can still give is missing
     ├── PermissionDenied     the requester may not do this (policy)
     │   └── LimitReached     a per-person allowance is used up for now
     ├── NotFound             the thing asked about does not exist
@@ -44,6 +45,17 @@ class InvalidInput(HelpdeskError):
     """A request, argument or file is malformed; the caller must change it."""
 
     default_user_message = "I could not read that request. Please rephrase it."
+
+
+class MissingDetail(InvalidInput):
+    """The request lacks one detail the employee can give (e.g. a reason).
+
+    ``field`` names the tool argument; the next message can supply it.
+    """
+
+    def __init__(self, message: str, *, field: str, user_message: str) -> None:
+        super().__init__(message, user_message=user_message)
+        self.field = field
 
 
 class PermissionDenied(HelpdeskError):

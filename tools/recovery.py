@@ -26,6 +26,7 @@ from tools.errors import (
     HelpdeskError,
     InvalidInput,
     LimitReached,
+    MissingDetail,
     NotFound,
     PermissionDenied,
 )
@@ -477,8 +478,9 @@ async def _resolve_subject(
             user_message=SELF_ONLY,
         )
     if reason is not None and not reason:
-        raise InvalidInput(
+        raise MissingDetail(
             f"acting on {wanted!r} without a reason",
+            field="reason",
             user_message="Acting on someone else's account needs a reason (it goes "
             "in the audit trail). Why is this needed?",
         )

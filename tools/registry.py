@@ -30,7 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tools.approvals import ApprovalDenied, ApprovalRequest, Decision
 from tools.audit import AuditEvent, AuditNote, AuditOutcome, arecord
-from tools.errors import HelpdeskError, InvalidInput, LimitReached, PermissionDenied
+from tools.errors import (
+    HelpdeskError,
+    InvalidInput,
+    LimitReached,
+    MissingDetail,
+    PermissionDenied,
+)
 from tools.identity import Requester, requester_from_config
 from tools.secrets import OneTimeSecret
 
@@ -76,6 +82,9 @@ class ToolManifest(BaseModel):
         return value
 
 
+ASK_KEY = "ask"
+"""Artifact key of the argument a failed call needs from the employee; their
+next message can supply it and the same call is made again."""
 USER_MESSAGE_KEY = "user_message"
 """Artifact key of a plain sentence for the employee, where ``content`` is
 written for the model (instructions such as "do not retry" are not for people).
@@ -256,7 +265,10 @@ class ToolRegistry:
                 text = f"Error: {exc.user_message}"
                 if manifest.side_effects:
                     text += _NO_WORKAROUND
-                return (text, {"error": exc.user_message})
+                artifact: dict[str, Any] = {"error": exc.user_message}
+                if isinstance(exc, MissingDetail):
+                    artifact[ASK_KEY] = exc.field
+                return (text, artifact)
             except GraphBubbleUp:
                 # The graph paused for the approval (interrupt); the call is not
                 # over: it runs again from the start when the decision comes.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
 
 from agent.offline import OfflineChatModel
@@ -61,3 +61,42 @@ async def test_phrasing_reaches_the_right_tool(
     reply = await model.ainvoke([HumanMessage(text)])
 
     assert [call["name"] for call in reply.tool_calls] == [tool]
+
+
+async def test_a_reason_after_a_comma_is_the_reason(
+    shipped_tools: list[BaseTool],
+) -> None:
+    model = OfflineChatModel().bind_tools(shipped_tools)
+
+    reply = await model.ainvoke(
+        [HumanMessage("please reset Priya Shah's password, she is locked out")]
+    )
+
+    [call] = reply.tool_calls
+    assert call["name"] == "set_temporary_password"
+    assert call["args"]["user"] == "Priya Shah"
+    assert call["args"]["reason"] == "she is locked out"
+
+
+async def test_the_answer_to_why_completes_the_same_call_for_the_same_person(
+    shipped_tools: list[BaseTool],
+) -> None:
+    model = OfflineChatModel().bind_tools(shipped_tools)
+    asked = HumanMessage("reset Chris Novak's password")
+    first = await model.ainvoke([asked])
+    [call] = first.tool_calls
+    refused = ToolMessage(
+        "Error: Acting on someone else's account needs a reason. Why is this needed?",
+        tool_call_id=call["id"],
+        status="error",
+        artifact={"error": "Why is this needed?", "ask": "reason"},
+    )
+    question = await model.ainvoke([asked, first, refused])
+
+    answer = await model.ainvoke(
+        [asked, first, refused, question, HumanMessage("He lost his phone")]
+    )
+
+    [again] = answer.tool_calls
+    assert again["name"] == call["name"]
+    assert again["args"] == {**call["args"], "reason": "He lost his phone"}
