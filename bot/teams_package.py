@@ -35,8 +35,19 @@ _ZIP_DATE = (2025, 1, 1, 0, 0, 0)
 
 
 def template_dir(settings: Settings) -> Path:
-    """The folder with the manifest template and the icons."""
-    return settings.manifests_dir / "teams"
+    """The folder with the manifest template and the icons.
+
+    Raises:
+        ConfigError: ``HELPDESK_MANIFESTS_DIR`` has no ``teams/manifest.json``.
+    """
+    folder = settings.manifests_dir / "teams"
+    if not (folder / "manifest.json").is_file():
+        raise ConfigError(
+            f"HELPDESK_MANIFESTS_DIR: {folder} holds no manifest.json; set it to "
+            "the folder that holds tools/ and teams/ (the project's manifests "
+            "folder), or unset it"
+        )
+    return folder
 
 
 def build_manifest(settings: Settings) -> dict[str, Any]:

@@ -16,6 +16,9 @@ import asyncio
 import fcntl
 import json
 import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +26,14 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tools.errors import BackendUnavailable
+from tools.errors import BackendUnavailable, ConfigError, InvalidInput
 from tools.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -79,17 +84,80 @@ def create_engine(settings: Settings) -> AsyncEngine:
         foreign keys on every connect.
     """
     url = settings.app_database_url
-    if url.startswith("sqlite"):
-        engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    try:
+        if url.startswith("sqlite"):
+            engine = create_async_engine(
+                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            )
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_async_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_S},
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(
-        url,
-        pool_pre_ping=True,
-        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_S},
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        # Settings check the scheme; this catches what only SQLAlchemy knows.
+        raise ConfigError(
+            "HELPDESK_DATABASE_URL: SQLAlchemy cannot use this URL "
+            f"({type(exc).__name__}); use sqlite:///path/to/helpdesk.db or "
+            "postgresql://user:password@host:5432/database"
+        ) from exc
+
+
+def describe(engine: AsyncEngine) -> str:
+    """Where the app database is, for messages: ``host:port/db`` or the file.
+
+    Never includes the user or the password.
+    """
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    port = url.port or 5432
+    return f"{url.host or 'localhost'}:{port}/{url.database or ''}"
+
+
+def unreachable(engine: AsyncEngine, exc: BaseException) -> BackendUnavailable:
+    """The one-line error for an app database that cannot be reached."""
+    return BackendUnavailable(
+        f"cannot reach the app database at {describe(engine)}: {_reason(exc)}; "
+        "check HELPDESK_DATABASE_URL"
     )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {POSTGRES_CONNECT_TIMEOUT_S:g} s"
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    # Driver messages name the host, database and user, never the password.
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+_CONNECT_ERRORS = (OSError, sa.exc.DBAPIError)
+
+
+@asynccontextmanager
+async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Open a connection, turning a database that cannot be reached into one error.
+
+    Only the connect step is translated; errors of the statements run on the
+    connection reach the caller unchanged.
+
+    Raises:
+        BackendUnavailable: the server refuses, does not answer, or the
+            database (or the SQLite file) does not exist.
+    """
+    try:
+        conn = await engine.connect().start()
+    except _CONNECT_ERRORS as exc:
+        raise unreachable(engine, exc) from exc
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -109,7 +177,17 @@ def _alembic_config(connection: Any) -> Config:
 
 
 def _run_upgrade(sync_connection: Any, revision: str) -> None:
+    before = _heads(sync_connection)
     command.upgrade(_alembic_config(sync_connection), revision)
+    after = _heads(sync_connection)
+    if after != before:
+        logger.info("app database migrated from %s to %s", before or "empty", after)
+    else:
+        logger.debug("app database already at %s", after)
+
+
+def _heads(sync_connection: Any) -> str:
+    return ",".join(MigrationContext.configure(sync_connection).get_current_heads())
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
@@ -120,13 +198,22 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     Raises:
         BackendUnavailable: the database cannot be reached or stays locked.
+        InvalidInput: ``revision`` names no migration.
     """
     if engine.dialect.name == "sqlite":
         lock_path = _sqlite_lock_path(engine)
-        lock = await asyncio.wait_for(
-            asyncio.to_thread(_acquire_file_lock, lock_path),
-            timeout=MIGRATION_LOCK_TIMEOUT_S,
-        )
+        try:
+            lock = await asyncio.wait_for(
+                asyncio.to_thread(_acquire_file_lock, lock_path),
+                timeout=MIGRATION_LOCK_TIMEOUT_S,
+            )
+        except TimeoutError as exc:
+            raise BackendUnavailable(
+                f"app database {describe(engine)} stayed locked by another "
+                f"migrating process for {MIGRATION_LOCK_TIMEOUT_S:g} s"
+            ) from exc
+        except OSError as exc:
+            raise unreachable(engine, exc) from exc
         try:
             await _upgrade_in_transaction(engine, revision)
         finally:
@@ -139,8 +226,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 async def _upgrade_in_transaction(
     engine: AsyncEngine, revision: str, *, advisory_lock: bool = False
 ) -> None:
-    try:
-        async with engine.connect() as conn:
+    async with connect(engine) as conn:
+        try:
             if advisory_lock:
                 await conn.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"),
@@ -148,9 +235,16 @@ async def _upgrade_in_transaction(
                 )
             await conn.run_sync(_run_upgrade, revision)
             await conn.commit()
-    except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        raise BackendUnavailable(f"app database migration failed: {exc}") from exc
-    logger.info("app database at revision %s", revision)
+        except CommandError as exc:
+            raise InvalidInput(
+                f"cannot upgrade the app database to revision {revision!r}: "
+                f"{exc}; use head, or a revision id from tools/migrations/versions"
+            ) from exc
+        except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise BackendUnavailable(
+                f"app database migration failed at {describe(engine)}: "
+                f"{_reason(exc)}; check HELPDESK_DATABASE_URL"
+            ) from exc
 
 
 def _sqlite_lock_path(engine: AsyncEngine) -> Path | None:

@@ -40,11 +40,14 @@ def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
         quiet: log to ``helpdesk.log`` in the data folder instead of the
             terminal (the terminal chat uses this, so logs never interleave
             with the conversation).
+
+    Raises:
+        ConfigError: ``quiet`` and the data folder cannot be written.
     """
     handler: logging.Handler
     if quiet:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(settings.data_dir / LOG_FILE_NAME, delay=True)
+        folder = settings.prepare_data_dir()
+        handler = logging.FileHandler(folder / LOG_FILE_NAME, delay=True)
     else:
         handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
@@ -55,7 +58,8 @@ def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(settings.log_level.upper())
-    # Third-party clients log every header at INFO; our own outbound lines suffice.
-    for noisy in ("azure", "httpx", "openai", "aiohttp.access", "msal"):
+    root.setLevel(settings.log_level)
+    # Third-party clients log every header at INFO, and Alembic every migration
+    # context; our own lines (one per outbound call, one per migration) suffice.
+    for noisy in ("azure", "httpx", "openai", "aiohttp.access", "msal", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -7,14 +7,17 @@ chosen by configuration alone.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tools.directory.base import Directory
+from tools.errors import ConfigError
 from tools.knowledge.base import KnowledgeBackend
 from tools.registry import ToolRegistry
 from tools.secrets import SecretDrop
@@ -46,13 +49,19 @@ async def open_services(
         migrate: bring the app database schema up to date first.
         seed_knowledge: ingest the demo articles when the embedded knowledge
             base is empty (first run).
+
+    Raises:
+        ConfigError: the data folder cannot be written, or the manifests
+            folder holds no tool manifests.
+        BackendUnavailable: the app database cannot be reached.
     """
     from tools.builtin import BUILTIN_TOOLS
     from tools.db import create_engine, upgrade
     from tools.directory import open_directory
     from tools.knowledge import open_backend, seed_if_empty
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tools_dir = tool_manifests_dir(settings)
+    await asyncio.to_thread(settings.prepare_data_dir)
     engine = create_engine(settings)
     try:
         if migrate:
@@ -66,11 +75,29 @@ async def open_services(
                     settings, engine, knowledge, ToolRegistry(None), directory
                 )
                 services.registry.services = services
-                services.registry.load_dir(
-                    settings.manifests_dir / "tools", BUILTIN_TOOLS
-                )
+                services.registry.load_dir(tools_dir, BUILTIN_TOOLS)
                 yield services
         finally:
             await knowledge.aclose()
     finally:
         await engine.dispose()
+
+
+def tool_manifests_dir(settings: Settings) -> Path:
+    """The folder of tool manifests, ``HELPDESK_MANIFESTS_DIR/tools``.
+
+    Raises:
+        ConfigError: the folder is missing or holds no ``*.yaml`` manifest; a
+            bot without tools would start and then help nobody.
+    """
+    folder = settings.manifests_dir / "tools"
+    if not folder.is_dir():
+        problem = f"{settings.manifests_dir} has no tools folder"
+    elif not any(folder.glob("*.yaml")):
+        problem = f"{folder} holds no tool manifests (*.yaml)"
+    else:
+        return folder
+    raise ConfigError(
+        f"HELPDESK_MANIFESTS_DIR: {problem}; set it to the folder that holds "
+        "tools/ and teams/ (the project's manifests folder), or unset it"
+    )

@@ -8,11 +8,21 @@ pass it down; tools never read ``os.environ``.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from tools.errors import ConfigError
 
@@ -30,6 +40,22 @@ RECOVERY_METHODS: tuple[RecoveryMethod, ...] = (
     "revoke",
 )
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LOG_LEVELS: tuple[LogLevel, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DATABASE_SCHEMES = (
+    "sqlite",
+    "sqlite+aiosqlite",
+    "postgresql",
+    "postgres",
+    "postgresql+asyncpg",
+    "postgresql+psycopg",
+)
+"""URL schemes the app database accepts: SQLite or PostgreSQL, nothing else."""
+_DATABASE_FORMS = (
+    "use sqlite:///path/to/helpdesk.db or "
+    "postgresql://user:password@host:5432/database, or leave it unset for "
+    "SQLite in HELPDESK_DATA_DIR"
+)
 
 _MS = "MICROSOFT_APP_"
 
@@ -170,8 +196,41 @@ class Settings(BaseSettings):
     teams_app_id: str = "5b1f7a2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
     """The Teams app's own id in the manifest (not the bot's app id)."""
 
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+    """``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or ``CRITICAL`` (any case)."""
     log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _check_log_level(cls, value: Any) -> Any:
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(
+                f"{value!r} is not a log level; use one of " + ", ".join(LOG_LEVELS)
+            )
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        # Never echo the URL: it may hold the database password.
+        scheme, separator, _ = value.partition("://")
+        if not separator or not scheme:
+            raise ValueError(f"not a database URL; {_DATABASE_FORMS}")
+        if scheme.lower() not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"{scheme}:// databases are not supported; {_DATABASE_FORMS}"
+            )
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                f"cannot read this {scheme}:// URL (check the port and any "
+                f"special characters in the password); {_DATABASE_FORMS}"
+            ) from None
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -300,6 +359,28 @@ class Settings(BaseSettings):
             "set and neither this nor MICROSOFT_APP_TENANT_ID, every tenant "
             "could use the bot"
         )
+
+    def prepare_data_dir(self) -> Path:
+        """Create the data folder if needed and make sure it can be written.
+
+        Returns:
+            The data folder.
+
+        Raises:
+            ConfigError: the folder cannot be created or written.
+        """
+        folder = self.data_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"HELPDESK_DATA_DIR: cannot create or write {folder} "
+                f"({exc.strerror or exc}); set it to a folder this user can "
+                "write, e.g. .helpdesk"
+            ) from exc
+        return folder
 
     @property
     def app_database_url(self) -> str:

@@ -61,7 +61,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 async def _events(
     settings: Settings, args: argparse.Namespace, since: datetime
 ) -> list[AuditEvent]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.prepare_data_dir()
     engine = create_engine(settings)
     try:
         await upgrade(engine)

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _upgrade(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.prepare_data_dir()
         engine = create_engine(settings)
         try:
             await upgrade(engine, args.revision)

@@ -82,7 +82,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 async def _with_directory(
     settings: Settings, run: Callable[[LocalDirectory], Awaitable[T]]
 ) -> T:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.prepare_data_dir()
     engine = create_engine(settings)
     try:
         await upgrade(engine)

@@ -22,7 +22,8 @@ async def open_backend(settings: Settings) -> KnowledgeBackend:
     """Open the knowledge backend that ``settings.knowledge_backend`` names.
 
     Raises:
-        ConfigError: the Azure backend is chosen but not fully configured.
+        ConfigError: the Azure backend is chosen but not fully configured, or
+            the embedded one's data folder cannot be written.
     """
     if settings.knowledge_backend == "azure":
         from tools.knowledge.azure import AzureSearchKnowledge
@@ -33,7 +34,8 @@ async def open_backend(settings: Settings) -> KnowledgeBackend:
 
     from tools.knowledge.embedded import EmbeddedKnowledge
 
-    folder = settings.data_dir / EMBEDDED_FOLDER
+    data_dir = await asyncio.to_thread(settings.prepare_data_dir)
+    folder = data_dir / EMBEDDED_FOLDER
     return await asyncio.to_thread(EmbeddedKnowledge, folder)
 
 
@@ -41,7 +43,8 @@ async def seed_if_empty(backend: KnowledgeBackend, settings: Settings) -> None:
     """Ingest ``settings.kb_seed_dir`` as collection ``demo`` when the knowledge
     base holds nothing.
 
-    A missing seed folder is logged and skipped: the product still runs.
+    A missing seed folder is logged (naming ``HELPDESK_KB_SEED_DIR``) and
+    skipped: the product still runs, with an empty knowledge base.
     """
     from tools.knowledge.collection import SEED_COLLECTION
     from tools.knowledge.ingest import ingest_path
@@ -50,7 +53,11 @@ async def seed_if_empty(backend: KnowledgeBackend, settings: Settings) -> None:
         return
     seed = settings.kb_seed_dir
     if not seed.is_dir():
-        logger.warning("knowledge base is empty and seed folder %s is missing", seed)
+        logger.warning(
+            "HELPDESK_KB_SEED_DIR: %s is not a folder; starting with an empty "
+            "knowledge base (ingest articles with helpdesk kb ingest)",
+            seed,
+        )
         return
     report = await ingest_path(backend, seed, collection=SEED_COLLECTION)
     logger.info("seeded the knowledge base from %s: %s", seed, report.summary())

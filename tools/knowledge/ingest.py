@@ -88,8 +88,8 @@ async def ingest_path(
         The counts of added, updated, deleted and unchanged documents.
 
     Raises:
-        InvalidInput: the path does not exist or holds no articles, or the
-            collection name is not usable.
+        InvalidInput: the path does not exist, holds no articles or is a
+            ``SOURCES.md``, or the collection name is empty or not usable.
         BackendUnavailable: the backend refused a write.
     """
     loaded = await asyncio.to_thread(_load, path, collection)
@@ -163,7 +163,8 @@ def load_documents(
 
 def _load(path: Path, collection: str | None) -> _Loaded:
     root, files = _collect(path)
-    name = check_name(collection) if collection else default_name(path)
+    # An empty --collection is a mistake, not a request for the default.
+    name = check_name(collection) if collection is not None else default_name(path)
     documents, unreadable, empty = _parse_all(
         root, files, _read_sources(root), collection=name
     )
@@ -174,6 +175,11 @@ def _collect(path: Path) -> tuple[Path, list[Path]]:
     if not path.exists():
         raise InvalidInput(f"{path}: no such file or folder")
     if path.is_file():
+        if path.name == SOURCES_FILE:
+            raise InvalidInput(
+                f"{path}: {SOURCES_FILE} is the list of the folder's sources, not "
+                "an article; ingest the folder to use it, or rename the file"
+            )
         if path.suffix.lower() not in SUFFIXES:
             raise InvalidInput(
                 f"{path}: not an article; expected one of {', '.join(sorted(SUFFIXES))}"

@@ -161,3 +161,28 @@ def test_ingest_of_a_folder_without_articles_exits_2(
 
     assert _run("kb", "ingest", str(tmp_path / "empty")) == 2
     assert "holds no articles" in capsys.readouterr().err
+
+
+def test_an_empty_collection_name_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _articles(tmp_path / "kb")
+
+    assert _run("kb", "ingest", str(folder), "--collection", "") == 2
+
+    assert "cannot name a collection" in capsys.readouterr().err
+
+
+def test_a_sources_file_on_its_own_is_not_an_article(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _articles(tmp_path / "kb")
+    sources = folder / "SOURCES.md"
+    sources.write_text(
+        "| file | source |\n|---|---|\n| `printers.md` | [x](https://i.example/p) |\n"
+    )
+
+    assert _run("kb", "ingest", str(sources)) == 2
+
+    err = capsys.readouterr().err
+    assert "SOURCES.md is the list of the folder's sources, not an article" in err

@@ -5,6 +5,9 @@ The demo articles are the collection ``demo``; their ids are ``demo/<file>``.
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
 from tools.knowledge import open_backend, seed_if_empty
@@ -53,3 +56,21 @@ async def test_seeding_happens_only_when_the_index_is_empty() -> None:
         assert await kb.acount() < count
     finally:
         await kb.aclose()
+
+
+async def test_a_missing_seed_folder_is_one_warning_and_an_empty_kb(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(kb_seed_dir=tmp_path / "nowhere")
+    kb = await open_backend(settings)
+    try:
+        with caplog.at_level(logging.WARNING, logger="tools.knowledge"):
+            await seed_if_empty(kb, settings)
+        count = await kb.acount()
+    finally:
+        await kb.aclose()
+
+    assert count == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("HELPDESK_KB_SEED_DIR: ")

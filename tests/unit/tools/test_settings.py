@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tools.errors import ConfigError
@@ -57,6 +59,12 @@ def test_bot_framework_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         pytest.param(
             "MICROSOFT_APP_ID", "abc", "MICROSOFT_APP_PASSWORD", id="id-needs-secret"
+        ),
+        pytest.param(
+            "HELPDESK_LOG_LEVEL", "LOUD", "HELPDESK_LOG_LEVEL", id="log-level"
+        ),
+        pytest.param(
+            "HELPDESK_DATABASE_URL", "garbage", "HELPDESK_DATABASE_URL", id="url"
         ),
     ],
 )
@@ -115,3 +123,62 @@ def test_signed_bot_without_tenants_refuses_to_start() -> None:
 
     with pytest.raises(ConfigError, match="HELPDESK_ALLOWED_TENANTS"):
         settings.tenant_allow_list()
+
+
+@pytest.mark.parametrize("value", ["debug", "Warning", " ERROR "])
+def test_log_level_is_case_insensitive(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HELPDESK_LOG_LEVEL", value)
+
+    assert load_settings().log_level == value.strip().upper()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("sqlite:///var/helpdesk.db", id="sqlite"),
+        pytest.param("postgresql://app:pw@db:5432/helpdesk", id="postgresql"),
+        pytest.param("postgres://app:pw@db/helpdesk", id="postgres"),
+        pytest.param("postgresql+asyncpg://app@db/helpdesk", id="driver"),
+    ],
+)
+def test_sqlite_and_postgres_urls_are_accepted(url: str) -> None:
+    assert load_settings(database_url=url).database_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        pytest.param("garbage", "not a database URL", id="no-scheme"),
+        pytest.param("mysql://app:s3cret@db/helpdesk", "mysql:// ", id="mysql"),
+        pytest.param("postgresql://app:s3cret@db:port/x", "cannot read", id="port"),
+    ],
+)
+def test_a_wrong_database_url_shows_both_forms_and_hides_the_password(
+    url: str, says: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(database_url=url)
+
+    message = str(caught.value)
+    assert "HELPDESK_DATABASE_URL: " in message
+    assert says in message
+    assert "sqlite:///" in message
+    assert "postgresql://user:password@host:5432/database" in message
+    assert "s3cret" not in message
+
+
+def test_the_data_folder_is_created_on_demand(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "new" / "data")
+
+    assert settings.prepare_data_dir().is_dir()
+
+
+def test_a_data_folder_that_cannot_be_made_names_the_variable(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings = load_settings(data_dir=blocker / "data")
+
+    with pytest.raises(ConfigError, match=r"^HELPDESK_DATA_DIR: cannot create or"):
+        settings.prepare_data_dir()
