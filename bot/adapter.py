@@ -28,6 +28,7 @@ from botframework.connector.auth import (
 from bot import replies
 from bot.handler import InvokeResult, TurnHandler, new_correlation_id
 from bot.inbound import Inbound
+from bot.service_url import check_service_url_claim
 from tools.errors import ConfigError, InvalidInput
 from tools.settings import Settings
 
@@ -169,28 +170,37 @@ class BotHost:
         self.adapter = CloudAdapter(self.auth)
         self.adapter.on_turn_error = self._on_turn_error
         self._bot = _HelpdeskBot(handler)
+        self._signed = not settings.local_mode
 
     async def authenticate(
         self, body: dict[str, Any], auth_header: str | None
     ) -> AuthenticatedActivity:
         """Check the caller's token for this activity.
 
+        In local mode no token is checked, and a header sent anyway is
+        ignored (checking it would fetch the public cloud's signing keys).
+
         Raises:
             InvalidInput: the body cannot be read as an activity.
             PermissionError: the token is missing, malformed, expired, for
-                another bot, or not signed by a channel key.
+                another bot, not signed by a channel key, or does not vouch
+                for the activity's ``serviceUrl``.
         """
         try:
             activity = Activity().deserialize(body)
         except Exception as exc:  # msrest raises several unrelated types
             raise InvalidInput(f"not a Bot Framework activity: {exc}") from exc
 
+        if not self._signed:
+            auth_header = None
         try:
             result = await self.auth.authenticate_request(activity, auth_header)
         except PermissionError:
             raise
         except Exception as exc:  # PyJWT errors, unknown key ids, bad schemes
             raise PermissionError(f"token rejected: {exc}") from exc
+        if self._signed:
+            check_service_url_claim(result.claims_identity.claims, activity.service_url)
         return AuthenticatedActivity(activity, result)
 
     async def run(

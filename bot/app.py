@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.adapter import BotHost
 from bot.handler import TurnHandler
 from bot.inbound import parse_activity
+from bot.service_url import check_local_service_url
 from bot.tasks import TaskOwner
 from tools.db import ping
 from tools.errors import InvalidInput
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 READINESS_TIMEOUT_S = 5.0
 MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 64
+"""Activities nest a few levels (cards a dozen); deeper bodies are refused
+before any code walks them recursively."""
 
 SERVICES_KEY = web.AppKey("services", Services)
 HANDLER_KEY = web.AppKey("handler", TurnHandler)
@@ -117,6 +121,33 @@ def _is_loopback(remote: str | None) -> bool:
         return False
 
 
+def _is_json(request: web.Request) -> bool:
+    if "Content-Type" not in request.headers:
+        return False
+    mime = request.content_type.lower()
+    return mime == "application/json" or mime.endswith("+json")
+
+
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """True when ``value`` has containers more than ``limit`` levels deep.
+
+    Iterative, so that the check itself cannot exhaust the stack.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -127,13 +158,28 @@ async def _messages(request: web.Request) -> web.Response:
         logger.warning("refused unsigned call from %s in local mode", request.remote)
         return _error(401, "local mode accepts unsigned calls from loopback only")
 
+    if not _is_json(request):
+        received = request.headers.get("Content-Type") or "no Content-Type"
+        return _error(
+            415, f"send the activity as application/json (received {received})"
+        )
+
     try:
         body = json.loads(await request.read())
+        too_deep = _nests_deeper_than(body, MAX_JSON_DEPTH)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return _error(400, "the request body is not valid JSON")
+    except RecursionError:  # the decoder's own limit, far past ours
+        too_deep = True
+    if too_deep:
+        return _error(400, f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+
     try:
         inbound = parse_activity(body)
+        if settings.local_mode:
+            check_local_service_url(body.get("serviceUrl"))
     except InvalidInput as exc:
+        logger.warning("refused activity: %s", exc)
         return _error(400, str(exc))
 
     host = request.app[HOST_KEY]
@@ -170,9 +216,15 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
+    """Ready when the database answers, the index answers and a tool is enabled.
+
+    An empty knowledge base is a warning, not a failure: a fresh deployment
+    is ready before its first ingest, and a health probe must not recycle it.
+    """
     services = request.app.get(SERVICES_KEY)
     if services is None:
         return _error(503, "starting")
+
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_S):
             async with services.db.connect() as conn:
@@ -180,10 +232,36 @@ async def _readyz(request: web.Request) -> web.Response:
     except Exception as exc:
         logger.warning("not ready: database: %s", exc)
         return _error(503, f"database unavailable: {type(exc).__name__}")
+
+    tools = services.registry.enabled_names()
+    if not tools:
+        logger.warning(
+            "not ready: no enabled tool in %s", services.settings.manifests_dir
+        )
+        return _error(
+            503,
+            "no tool is enabled: add an enabled tool manifest to the tools "
+            "folder of HELPDESK_MANIFESTS_DIR",
+        )
+
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_S):
             chunks = await services.knowledge.acount()
     except Exception as exc:
         logger.warning("not ready: knowledge index: %s", exc)
         return _error(503, f"knowledge index unavailable: {type(exc).__name__}")
-    return web.json_response({"status": "ready", "knowledge_chunks": chunks})
+    warnings: list[str] = []
+    if chunks == 0:
+        warnings.append(
+            "the knowledge base is empty: run `helpdesk kb ingest` so answers "
+            "can cite articles"
+        )
+
+    return web.json_response(
+        {
+            "status": "ready",
+            "enabled_tools": len(tools),
+            "knowledge_chunks": chunks,
+            "warnings": warnings,
+        }
+    )

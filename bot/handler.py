@@ -149,7 +149,9 @@ class TurnHandler:
             await self.on_card_submit(inbound, outbox)
             return
 
-        text = clean_text(raw, inbound.mentions, inbound.bot_id)
+        text = clean_text(
+            raw, inbound.mentions, inbound.bot_id, bot_name=self.settings.bot_name
+        )
         if not has_words(text):
             has_image = any(t.startswith("image/") for t in inbound.attachment_types)
             await outbox.send(

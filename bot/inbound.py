@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.service_url import service_url_host
 from tools.errors import InvalidInput
 
 InboundKind = Literal["message", "members_added", "feedback", "other"]
@@ -73,6 +74,10 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -85,7 +90,8 @@ def parse_activity(body: Any) -> Inbound:
 
     Raises:
         InvalidInput: the body is not a Bot Framework activity (no ``type``,
-            no conversation); the message says what is missing.
+            conversation, sender or ``serviceUrl``); the message names the
+            field.
     """
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object (a Bot Framework activity)")
@@ -95,8 +101,13 @@ def parse_activity(body: Any) -> Inbound:
     conversation = _dict(body.get("conversation"))
     if not _str(conversation.get("id")):
         raise InvalidInput("not a Bot Framework activity: 'conversation.id' is missing")
+    if not isinstance(body.get("from"), dict):
+        raise InvalidInput("not a Bot Framework activity: 'from' is missing")
+    sender = body["from"]
+    if not _str(sender.get("id")):
+        raise InvalidInput("not a Bot Framework activity: 'from.id' is missing")
+    service_url_host(body.get("serviceUrl"))
 
-    sender = _dict(body.get("from"))
     recipient = _dict(body.get("recipient"))
     channel_data = _dict(body.get("channelData"))
     tenant_id = _str(_dict(channel_data.get("tenant")).get("id")) or _str(
@@ -117,12 +128,12 @@ def parse_activity(body: Any) -> Inbound:
         reply_to_id=_str(body.get("replyToId")) or None,
         attachment_types=tuple(
             _str(_dict(a).get("contentType"))
-            for a in body.get("attachments") or []
+            for a in _list(body.get("attachments"))
             if isinstance(a, dict)
         ),
         mentions=tuple(_mentions(body.get("entities"))),
         members_added=tuple(
-            _str(_dict(m).get("id")) for m in body.get("membersAdded") or []
+            _str(_dict(m).get("id")) for m in _list(body.get("membersAdded"))
         ),
         reference=_reference(body, conversation, sender, recipient),
         invoke_name=_str(body.get("name")) or None,
@@ -146,7 +157,7 @@ def _kind(body: dict[str, Any]) -> InboundKind:
 
 def _mentions(entities: Any) -> list[Mention]:
     found = []
-    for entity in entities if isinstance(entities, list) else []:
+    for entity in _list(entities):
         entity = _dict(entity)
         if entity.get("type") != "mention":
             continue

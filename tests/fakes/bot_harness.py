@@ -11,12 +11,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from fakes.bot_services import FakeDirectory, FakeKnowledge, services_factory
+from fakes.bot_services import (
+    FAKE_TOOL,
+    FakeDirectory,
+    FakeKnowledge,
+    services_factory,
+)
 from fakes.copilot import FakeCopilot, copilot_factory
 
 from bot.app import TASKS_KEY, create_app
 from bot.chat import ChatUser, message_activity
 from bot.connector import LocalConnector, Recorded
+from tools.registry import ToolManifest
 from tools.settings import Settings
 
 
@@ -105,6 +111,7 @@ async def run_bot(
     *,
     knowledge: FakeKnowledge | None = None,
     directory: FakeDirectory | None = None,
+    tools: tuple[ToolManifest, ...] = (FAKE_TOOL,),
     credentials_factory: Any = None,
     middlewares: tuple[Any, ...] = (),
 ) -> AsyncIterator[RunningBot]:
@@ -112,7 +119,7 @@ async def run_bot(
     copilot = copilot or FakeCopilot()
     app = create_app(
         settings,
-        services_factory=services_factory(knowledge, directory),
+        services_factory=services_factory(knowledge, directory, tools=tools),
         copilot_factory=copilot_factory(copilot),
         credentials_factory=credentials_factory,
     )

@@ -7,7 +7,7 @@ host reads names and roles from the directory, so a small one stands in too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -15,7 +15,7 @@ from tools.db import create_engine, upgrade
 from tools.directory.base import DirectoryUser
 from tools.errors import BackendUnavailable, NotFound
 from tools.knowledge.base import Chunk, Passage
-from tools.registry import ToolRegistry
+from tools.registry import ToolContext, ToolManifest, ToolRegistry, ToolResult
 from tools.services import Services
 from tools.settings import Settings
 
@@ -80,10 +80,24 @@ class FakeDirectory:
         pass
 
 
+FAKE_TOOL = ToolManifest(
+    name="fake_lookup",
+    description="A stand-in tool so that the host has one enabled tool.",
+)
+
+
+async def _fake_impl(args: dict, ctx: ToolContext) -> ToolResult:
+    return ToolResult("nothing to look up")
+
+
 def services_factory(
-    knowledge: FakeKnowledge | None = None, directory: FakeDirectory | None = None
+    knowledge: FakeKnowledge | None = None,
+    directory: FakeDirectory | None = None,
+    *,
+    tools: Sequence[ToolManifest] = (FAKE_TOOL,),
 ):
-    """A ``services_factory`` for :func:`bot.app.create_app`: real DB, fake KB."""
+    """A ``services_factory`` for :func:`bot.app.create_app`: real DB, fake KB,
+    and ``tools`` registered with an implementation that does nothing."""
 
     @asynccontextmanager
     async def factory(settings: Settings) -> AsyncIterator[Services]:
@@ -99,6 +113,8 @@ def services_factory(
                 directory=directory,  # type: ignore[arg-type]
             )
             services.registry.services = services
+            for manifest in tools:
+                services.registry.register(manifest, _fake_impl)
             yield services
         finally:
             await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -9,6 +10,7 @@ from aiohttp import web
 from fakes.bot_credentials import FIXED_OUTBOUND_TOKEN, FixedTokenCredentialsFactory
 from fakes.bot_harness import RunningBot, run_bot
 from fakes.openid_server import OpenIdServer, new_key
+from fakes.outbound import OutboundAttempts
 
 from bot.connector import LocalConnector
 from tools.settings import load_settings
@@ -97,6 +99,69 @@ async def test_unsigned_or_forged_calls_get_401_before_any_handler(
     assert status == 401
     assert signed_bot.copilot.calls == []
     assert signed_bot.connector.calls == []
+
+
+@pytest.mark.parametrize(
+    "service_url",
+    ["http://169.254.169.254/", "https://smba.trafficmanager.net/teams/"],
+    ids=["metadata", "another-connector"],
+)
+async def test_a_token_for_one_service_url_cannot_send_replies_to_another(
+    signed_bot: RunningBot,
+    openid: OpenIdServer,
+    outbound: OutboundAttempts,
+    service_url: str,
+) -> None:
+    # A genuine channel token, replayed on an activity that names another URL.
+    token = openid.sign(audience=APP_ID, service_url=signed_bot.connector.url)
+    activity = signed_bot.activity("reset my password")
+    activity["serviceUrl"] = service_url
+
+    status, text = await signed_bot.post(
+        activity, headers={"Authorization": f"Bearer {token}"}
+    )
+    await signed_bot.settle()
+
+    assert (status, json.loads(text)) == (401, {"error": "unauthorised"})
+    assert signed_bot.copilot.calls == []
+    assert signed_bot.connector.calls == []
+    assert outbound.outside() == []
+
+
+@pytest.mark.parametrize("service_url", [None, "not a url"], ids=["missing", "words"])
+async def test_a_signed_activity_without_a_usable_service_url_gets_400(
+    signed_bot: RunningBot,
+    openid: OpenIdServer,
+    outbound: OutboundAttempts,
+    service_url: str | None,
+) -> None:
+    token = openid.sign(audience=APP_ID, service_url=str(service_url))
+    activity = signed_bot.activity("reset my password")
+    activity["serviceUrl"] = service_url
+
+    status, text = await signed_bot.post(
+        activity, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert status == 400
+    assert "'serviceUrl'" in json.loads(text)["error"]
+    assert signed_bot.copilot.calls == []
+    assert signed_bot.connector.calls == []
+    assert outbound.outside() == []
+
+
+async def test_local_mode_ignores_a_token_instead_of_fetching_cloud_keys(
+    bot: RunningBot, openid: OpenIdServer, outbound: OutboundAttempts
+) -> None:
+    token = openid.sign(audience="any-bot", service_url=bot.connector.url)
+
+    status, _ = await bot.post(
+        bot.activity("hello"), headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert status == 200
+    assert [c.text for c in bot.copilot.calls] == ["hello"]
+    assert outbound.outside() == []
 
 
 @web.middleware

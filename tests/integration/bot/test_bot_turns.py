@@ -99,6 +99,45 @@ async def test_the_bots_own_mention_is_stripped_before_the_agent_sees_the_text(
 
 
 @pytest.mark.parametrize(
+    "text",
+    ["<at>Helpdesk</at>&nbsp;", "<at>Helpdesk</at>&nbsp;&nbsp;\r\n", "&nbsp;"],
+    ids=["mention-nbsp", "mention-nbsp-newline", "nbsp-only"],
+)
+async def test_a_bare_mention_with_entities_asks_for_a_description(
+    bot: RunningBot, text: str
+) -> None:
+    activity = bot.activity(text, conversation_type="groupChat")
+    activity["entities"] = [
+        {
+            "type": "mention",
+            "text": "<at>Helpdesk</at>",
+            "mentioned": {"id": activity["recipient"]["id"], "name": "Helpdesk"},
+        }
+    ]
+
+    status, _ = await bot.post(activity)
+
+    assert status == 200
+    assert bot.copilot.calls == []
+    [reply] = bot.connector.messages()
+    assert "describe the problem in words" in reply["text"]
+
+
+async def test_a_leading_mention_of_the_bots_name_without_an_entity_is_stripped(
+    bot: RunningBot,
+) -> None:
+    activity = bot.activity(
+        "<at>Helpdesk</at>&nbsp;my printer says &quot;offline&quot;",
+        conversation_type="groupChat",
+    )
+
+    status, _ = await bot.post(activity)
+
+    assert status == 200
+    assert [c.text for c in bot.copilot.calls] == ['my printer says "offline"']
+
+
+@pytest.mark.parametrize(
     ("value", "answer"),
     [
         ({"action": "approve", "approval": "REQ-1"}, "I can't use that card."),
@@ -295,13 +334,47 @@ async def test_health_and_readiness(
         assert await bot.get("/healthz") == (200, {"status": "alive"})
         assert await bot.get("/readyz") == (
             200,
-            {"status": "ready", "knowledge_chunks": 7},
+            {
+                "status": "ready",
+                "enabled_tools": 1,
+                "knowledge_chunks": 7,
+                "warnings": [],
+            },
         )
         knowledge.down = True
         status, body = await bot.get("/readyz")
 
     assert status == 503
     assert "knowledge index unavailable" in body["error"]
+
+
+async def test_an_empty_knowledge_base_is_ready_with_a_warning(
+    settings: Settings, connector: LocalConnector
+) -> None:
+    from fakes.bot_services import FakeKnowledge
+
+    async with run_bot(settings, connector, knowledge=FakeKnowledge(chunks=0)) as bot:
+        status, body = await bot.get("/readyz")
+
+    assert status == 200
+    assert body["knowledge_chunks"] == 0
+    [warning] = body["warnings"]
+    assert "knowledge base is empty" in warning
+    assert "helpdesk kb ingest" in warning
+
+
+async def test_without_an_enabled_tool_the_bot_is_not_ready(
+    settings: Settings, connector: LocalConnector
+) -> None:
+    from fakes.bot_services import FAKE_TOOL
+
+    disabled = FAKE_TOOL.model_copy(update={"enabled": False})
+    async with run_bot(settings, connector, tools=(disabled,)) as bot:
+        status, body = await bot.get("/readyz")
+
+    assert status == 503
+    assert "no tool is enabled" in body["error"]
+    assert "HELPDESK_MANIFESTS_DIR" in body["error"]
 
 
 class _OverlapCopilot(FakeCopilot):
