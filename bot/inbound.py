@@ -90,8 +90,8 @@ def parse_activity(body: Any) -> Inbound:
 
     Raises:
         InvalidInput: the body is not a Bot Framework activity (no ``type``,
-            conversation, sender or ``serviceUrl``); the message names the
-            field.
+            conversation, sender, ``serviceUrl``, or a message without ``id``);
+            the message names the field.
     """
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object (a Bot Framework activity)")
@@ -106,6 +106,9 @@ def parse_activity(body: Any) -> Inbound:
     sender = body["from"]
     if not _str(sender.get("id")):
         raise InvalidInput("not a Bot Framework activity: 'from.id' is missing")
+    if activity_type == "message" and not _str(body.get("id")):
+        # Without an id a re-send cannot be told from a new message.
+        raise InvalidInput("not a Bot Framework activity: 'id' is missing")
     service_url_host(body.get("serviceUrl"))
 
     recipient = _dict(body.get("recipient"))

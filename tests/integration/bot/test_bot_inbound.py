@@ -164,6 +164,7 @@ def _without(activity: dict[str, Any], path: str) -> dict[str, Any]:
         (lambda a: _without(a, "conversation.id"), "'conversation.id'"),
         (lambda a: _without(a, "conversation"), "'conversation.id'"),
         (lambda a: _without(a, "type"), "'type'"),
+        (lambda a: _without(a, "id"), "'id'"),
     ],
     ids=[
         "no-from",
@@ -173,6 +174,7 @@ def _without(activity: dict[str, Any], path: str) -> dict[str, Any]:
         "no-conversation-id",
         "no-conversation",
         "no-type",
+        "message-without-id",
     ],
 )
 async def test_an_activity_missing_a_field_gets_400_naming_it(
