@@ -139,14 +139,15 @@ def bench_bm25s(docs: list[SourceDocument], queries: list[str], rounds: int) -> 
     return {"build_s": build, "update_s": update, "median_ms": median, "p99_ms": p99}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.search``: latency and update cost at each size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--compare", action="store_true", help="also measure bm25s (rejected)"
     )
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args(argv)  # one argv serves every bench
     if not KB.is_dir():
         print(f"needs the shared articles at {KB}", file=sys.stderr)
         return 2

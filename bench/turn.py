@@ -13,6 +13,7 @@ import asyncio
 import json
 import resource
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -118,3 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(json.dumps(figures))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
