@@ -26,9 +26,8 @@ from agent.runner import Copilot, TurnReply, thread_id_for
 from bot import cards, replies
 from bot.inbound import Inbound
 from bot.mentions import clean_text, has_words
-from bot.pending import aget_approval, apending_approvals
 from bot.serial import ConversationGate
-from tools.approvals import ApprovalRequest
+from tools.approvals import ApprovalRequest, get_approval, pending_for_thread
 from tools.db import claim_activity, save_reference
 from tools.directory.base import Directory
 from tools.errors import HelpdeskError, NotFound
@@ -210,7 +209,7 @@ class TurnHandler:
             await self._redraw_card(inbound, outbox, choice.approval_id, "expired")
             line = replies.approval_expired()
         elif result.outcome == "not_yours":
-            stored = await aget_approval(self.engine, choice.approval_id)
+            stored = await get_approval(self.engine, choice.approval_id)
             name = (
                 await self._name_of(stored.request.approver_id, inbound)
                 if stored is not None
@@ -226,7 +225,7 @@ class TurnHandler:
             Requester(object_id=inbound.user_id, tenant_id=inbound.tenant_id),
             inbound.conversation_id,
         )
-        pending = await apending_approvals(self.engine, thread_id)
+        pending = await pending_for_thread(self.engine, thread_id)
         await outbox.send(
             replies.text_activity(replies.card_unreadable(shown_again=bool(pending)))
         )
@@ -244,7 +243,7 @@ class TurnHandler:
         if inbound.reply_to_id is None:
             return
         try:
-            stored = await aget_approval(self.engine, approval_id)
+            stored = await get_approval(self.engine, approval_id)
             by = inbound.user_name
             if stored is not None and stored.decided_by and stored.decided_at:
                 by = await self._name_of(stored.decided_by, inbound) or by

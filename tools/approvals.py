@@ -144,6 +144,7 @@ class ApprovalRecord:
     interrupt_id: str | None = None
     decided_by: str | None = None
     comment: str | None = None
+    decided_at: datetime | None = None
 
     def expired_at(self, now: datetime) -> bool:
         """True when the card is stale at ``now`` (an aware datetime)."""
@@ -206,6 +207,26 @@ async def get_approval(engine: AsyncEngine, approval_id: str) -> ApprovalRecord 
             )
         ).one_or_none()
     return _record(row) if row is not None else None
+
+
+async def pending_for_thread(
+    engine: AsyncEngine, thread_id: str, *, now: datetime | None = None
+) -> list[ApprovalRequest]:
+    """The thread's requests still waiting for a decision, oldest first.
+
+    A request past its expiry counts as gone even before it is marked expired.
+    """
+    now = now or _utc_now()
+    query = (
+        approvals.select()
+        .where(approvals.c.thread_id == thread_id)
+        .where(approvals.c.status == "pending")
+        .order_by(approvals.c.created_at)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    requests = [_record(row).request for row in rows]
+    return [r for r in requests if r.expires_at > now]
 
 
 async def claim_decision(
@@ -315,6 +336,7 @@ def _record(row: Any) -> ApprovalRecord:
         interrupt_id=row.interrupt_id,
         decided_by=row.decided_by,
         comment=row.comment,
+        decided_at=_utc(row.decided_at) if row.decided_at is not None else None,
     )
 
 
