@@ -242,6 +242,8 @@ class _ToolInfo:
     examples: tuple[str, ...]
     schema: dict[str, Any]
     side_effects: bool = False
+    offer: str | None = None
+    """The manifest's summary: what the tool does, in an employee's words."""
 
     @classmethod
     def of(cls, tool: Any) -> _ToolInfo:
@@ -256,6 +258,7 @@ class _ToolInfo:
             examples=tuple(str(e) for e in metadata.get("examples") or []),
             schema=function.get("parameters") or {},
             side_effects=bool(metadata.get("side_effects")),
+            offer=metadata.get("summary") or None,
         )
 
     @property
@@ -683,7 +686,9 @@ def _small_talk(words: set[str], tools: Sequence[_ToolInfo]) -> str:
 def _capabilities(opening: str, tools: Sequence[_ToolInfo]) -> str:
     if not tools:
         return f"{opening} Tell me about your IT problem in a sentence."
-    lines = "\n".join(f"- {tool.summary}" for tool in tools)
+    # A manifest's summary is written for people; a description for the model.
+    offers = (tool.offer or tool.summary for tool in tools)
+    lines = "\n".join(f"- {offer[:1].upper()}{offer[1:]}" for offer in offers)
     return (
         f"{opening} Here is what I can do:\n{lines}\n\n"
         "Tell me about your problem or request in a sentence."

@@ -93,7 +93,7 @@ def create_app(
                 services.db,
                 copilot,
                 directory=services.directory,
-                tool_names=services.registry.enabled_names,
+                offers=services.registry.enabled_summaries,
             )
             app[SERVICES_KEY] = services
             app[HANDLER_KEY] = handler

@@ -85,8 +85,9 @@ class TurnHandler:
     engine: AsyncEngine
     copilot: Copilot
     directory: Directory | None = None
-    tool_names: Callable[[], list[str]] = list
-    """The enabled tools now (the greeting offers only these)."""
+    offers: Callable[[], list[str]] = list
+    """What the enabled tools do now, in employees' words (the greeting
+    promises only these)."""
     typing_interval_s: float = TYPING_INTERVAL_S
     gate: ConversationGate = field(default_factory=ConversationGate)
     """Runs one turn at a time per conversation (see :mod:`bot.serial`)."""
@@ -276,7 +277,7 @@ class TurnHandler:
         name = inbound.user_name if inbound.conversation_type == "personal" else None
         await outbox.send(
             replies.text_activity(
-                replies.greeting(self.settings.bot_name, name, self.tool_names())
+                replies.greeting(self.settings.bot_name, name, self.offers())
             )
         )
 

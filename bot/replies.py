@@ -72,41 +72,23 @@ def text_activity(text: str) -> dict[str, Any]:
     return {"type": "message", "text": text}
 
 
-_CAPABILITIES: dict[str, str] = {
-    "search_knowledge": "answer IT questions from the help desk articles and cite them",
-    "diagnose_sign_in": "look into sign-in trouble with your account",
-    "self_service_reset": "walk you through resetting your password yourself",
-    "issue_temporary_access_pass": "give you a Temporary Access Pass when you "
-    "can't sign in",
-    "set_temporary_password": "set a temporary password",
-    "revoke_sessions": "sign you out everywhere if your phone is lost or your "
-    "password leaked",
-}
-"""How the greeting names what a built-in tool does; other tools go unnamed."""
-
-
 def greeting(
-    bot_name: str, user_name: str | None = None, tools: Iterable[str] = ()
+    bot_name: str, user_name: str | None = None, offers: Iterable[str] = ()
 ) -> str:
     """What the bot says when it is added to a chat: only what it can do now.
 
     Args:
         bot_name: the bot's display name.
         user_name: the person's name, in a 1:1 chat.
-        tools: names of the tools enabled now; the greeting promises nothing else.
+        offers: the enabled tools' summaries ("answer IT questions from …");
+            the greeting promises nothing else.
     """
     hello = f"Hi {user_name.split()[0]}!" if user_name else "Hi!"
-    enabled = set(tools)
-    can = [phrase for name, phrase in _CAPABILITIES.items() if name in enabled]
-    if not can:
-        offer = "I can help with IT questions."
-    elif len(can) == 1:
-        offer = f"I can {can[0]}."
-    else:
-        offer = f"I can {', '.join(can[:-1])}, and {can[-1]}."
+    can = "\n".join(f"- {offer}" for offer in offers)
+    offer = f"I can:\n{can}\n\n" if can else "I can help with IT questions. "
     return (
-        f"{hello} I'm {bot_name}, the IT help desk assistant. {offer} Just tell "
-        "me what's wrong in a sentence. I always ask before changing anything."
+        f"{hello} I'm {bot_name}, the IT help desk assistant. {offer}Just tell me "
+        "what's wrong in a sentence. I always ask before changing anything."
     )
 
 

@@ -53,6 +53,10 @@ class ToolManifest(BaseModel):
     name: str
     description: str = Field(min_length=20)
     examples: list[str] = Field(default_factory=list)
+    summary: str | None = Field(default=None, max_length=120)
+    """What the tool does for an employee, as a short phrase that follows
+    "I can …" (e.g. "answer IT questions from the help desk articles"). The
+    greeting and the offline model list these; the description is for the model."""
     parameters: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object", "properties": {}}
     )
@@ -209,6 +213,16 @@ class ToolRegistry:
         """Names of the enabled tools, in registration order."""
         return [m.name for m in self.manifests.values() if m.enabled]
 
+    def enabled_summaries(self) -> list[str]:
+        """What the enabled tools do, in employees' words: what they tell first,
+        then what they change (tools without a summary are left out)."""
+        enabled = [m for m in self.manifests.values() if m.enabled and m.summary]
+        return [
+            m.summary
+            for m in sorted(enabled, key=lambda m: m.side_effects)
+            if m.summary
+        ]
+
     def tools_for(self, requester: Requester) -> list[BaseTool]:
         """The tools this requester may use now, as LangChain tools."""
         return [
@@ -296,6 +310,7 @@ class ToolRegistry:
             metadata={
                 "examples": list(manifest.examples),
                 "side_effects": manifest.side_effects,
+                "summary": manifest.summary,
             },
         )
 

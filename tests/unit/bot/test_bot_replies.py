@@ -66,15 +66,15 @@ def test_the_sdk_activity_keeps_every_entity_property_on_the_wire() -> None:
     assert wire["channelData"] == {"feedbackLoopEnabled": True}
 
 
-def test_the_greeting_offers_only_the_tools_that_exist() -> None:
-    only_search = replies.greeting("Helpdesk", "Alex Employee", ["search_knowledge"])
-    with_recovery = replies.greeting(
-        "Helpdesk", None, ["search_knowledge", "issue_temporary_access_pass"]
-    )
+def test_the_greeting_offers_only_what_the_enabled_tools_say() -> None:
+    offers = ["answer IT questions from the help desk articles, with sources"]
+
+    only_search = replies.greeting("Helpdesk", "Alex Employee", offers)
+    no_tools = replies.greeting("Helpdesk", None, [])
 
     assert only_search.startswith("Hi Alex! I'm Helpdesk")
-    assert "help desk articles" in only_search
+    assert "- answer IT questions from the help desk articles" in only_search
     assert "Temporary Access Pass" not in only_search
-    assert "Temporary Access Pass" in with_recovery
+    assert "I can help with IT questions." in no_tools
     for not_built in ("ticket", "software", "person from support"):
-        assert not_built not in with_recovery
+        assert not_built not in only_search

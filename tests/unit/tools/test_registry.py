@@ -65,7 +65,11 @@ async def test_tool_runs_for_the_requester_in_the_config() -> None:
 
     assert message.content == "eu is up for Alice"
     assert message.artifact == {"ok": True}
-    assert tool.metadata == {"examples": ["is the vpn down?"], "side_effects": False}
+    assert tool.metadata == {
+        "examples": ["is the vpn down?"],
+        "side_effects": False,
+        "summary": None,
+    }
 
 
 async def test_backend_failure_becomes_text_the_model_can_act_on() -> None:
