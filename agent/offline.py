@@ -22,7 +22,9 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import Stemmer
@@ -293,7 +295,7 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     authenticator app?") never starts an action: it gets the article, and the
     employee can still ask for the action itself.
     """
-    query = set(_terms(text))
+    query = _terms(text)
     if not query:
         return None
     search = next((tool for tool in tools if tool.is_search), None)
@@ -331,7 +333,7 @@ def _term_weights(tools: Sequence[_ToolInfo]) -> dict[str, float]:
     something no action covers stays with knowledge search.
     """
     vocab = [
-        set(_terms(" ".join((t.name.replace("_", " "), t.description, *t.examples))))
+        _terms(" ".join((t.name.replace("_", " "), t.description, *t.examples)))
         for t in tools
     ]
     count = len(tools)
@@ -348,26 +350,26 @@ def _weight(word: str, weights: dict[str, float]) -> float:
     return weights.get(word, weights[""])
 
 
-def _described(query: set[str], tool: _ToolInfo) -> float:
+def _described(query: AbstractSet[str], tool: _ToolInfo) -> float:
     """The share of the employee's words that the tool's description uses."""
-    return len(query & set(_terms(tool.description))) / len(query)
+    return len(query & _terms(tool.description)) / len(query)
 
 
 def _closest_example(
-    query: set[str], tool: _ToolInfo, weights: dict[str, float]
+    query: AbstractSet[str], tool: _ToolInfo, weights: dict[str, float]
 ) -> float:
     return max(
-        (_similarity(query, set(_terms(e)), weights) for e in tool.examples),
+        (_similarity(query, _terms(e), weights) for e in tool.examples),
         default=0.0,
     )
 
 
 def _score(
-    query: set[str], text: str, tool: _ToolInfo, weights: dict[str, float]
+    query: AbstractSet[str], text: str, tool: _ToolInfo, weights: dict[str, float]
 ) -> float:
     example = _closest_example(query, tool, weights)
     description = _described(query, tool)
-    name_terms = set(_terms(tool.name.replace("_", " ")))
+    name_terms = _terms(tool.name.replace("_", " "))
     name = len(query & name_terms) / len(name_terms) if name_terms else 0.0
     # Naming a catalogue entry ("Visio") is strong evidence on its own.
     enum_bonus = 0.0
@@ -377,7 +379,9 @@ def _score(
     return 0.6 * example + 0.25 * description + 0.15 * name + enum_bonus
 
 
-def _similarity(a: set[str], b: set[str], weights: dict[str, float]) -> float:
+def _similarity(
+    a: AbstractSet[str], b: AbstractSet[str], weights: dict[str, float]
+) -> float:
     """Cosine similarity of two word sets, each word weighted by distinctiveness."""
     if not a or not b:
         return 0.0
@@ -589,7 +593,7 @@ def for_employee(result: ToolMessage) -> str:
 
 
 def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
-    wanted = set(_terms(query))
+    wanted = _terms(query)
     if not wanted or not passages:
         return NOTHING_FOUND
 
@@ -603,7 +607,7 @@ def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
             continue
         text = str(passage.get("text") or "")
         for order, unit in enumerate(_units(text)):
-            hits = len(wanted & set(_terms(unit)))
+            hits = len(wanted & _terms(unit))
             if hits:
                 bonus = 0.1 if "\n" in unit else 0.0
                 score = hits / len(wanted) + bonus - 0.05 * (number - 1)
@@ -633,9 +637,9 @@ def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
     return "Here is what the knowledge base says:\n\n" + "\n\n".join(blocks)
 
 
-def _coverage(wanted: set[str], passage: dict[str, Any]) -> float:
+def _coverage(wanted: AbstractSet[str], passage: dict[str, Any]) -> float:
     heading = f"{passage.get('title', '')} {passage.get('section', '')}"
-    words = set(_terms(f"{heading} {passage.get('text') or ''}"))
+    words = _terms(f"{heading} {passage.get('text') or ''}")
     return len(wanted & words) / len(wanted)
 
 
@@ -731,9 +735,16 @@ def _reply(text: str, *, extra: dict[str, Any] | None = None) -> AIMessage:
 # -- text --------------------------------------------------------------------
 
 
-def _terms(text: str) -> list[str]:
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=4096)
+def _terms(text: str) -> frozenset[str]:
+    """Stemmed content words; cached, as tool examples recur on every call."""
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-    return Stemmer.Stemmer("english").stemWords(words)
+    return frozenset(_stemmer().stemWords(words))
 
 
 def _text(message: BaseMessage) -> str:
