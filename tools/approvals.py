@@ -129,6 +129,8 @@ approvals = sa.Table(
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("decided_by", sa.String(256), nullable=True),
     sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("fields", sa.Text, nullable=True),
+    sa.Column("decided_values", sa.Text, nullable=True),
     sa.Index("ix_approvals_thread_status", "thread_id", "status"),
 )
 """One row per approval request; status moves only forward, by conditional UPDATE."""

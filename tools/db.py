@@ -66,6 +66,7 @@ conversation_references = sa.Table(
     sa.Column("conversation_id", sa.String(512), nullable=False),
     sa.Column("reference", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("unreachable_at", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint(
         "tenant_id", "user_object_id", "conversation_id", name="uq_conversation_ref"
     ),

@@ -32,6 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ModelProvider = Literal["offline", "openai", "azure"]
 KnowledgeBackendName = Literal["embedded", "azure"]
 DirectoryBackendName = Literal["local", "graph"]
+TicketBackendName = Literal["embedded", "servicenow"]
 RecoveryMethod = Literal["sspr", "tap", "temporary_password", "revoke"]
 RECOVERY_METHODS: tuple[RecoveryMethod, ...] = (
     "sspr",
@@ -184,6 +185,38 @@ class Settings(BaseSettings):
     limit_temp_password_per_day: int = Field(default=2, ge=1, le=100)
     limit_revoke_per_day: int = Field(default=3, ge=1, le=100)
 
+    # -- tickets --
+    ticket_backend: TicketBackendName = "embedded"
+    """``embedded`` (tickets in the app database) or ``servicenow``."""
+    servicenow_url: str | None = None
+    """The instance, e.g. https://NAME.service-now.com (plain http only on loopback)."""
+    servicenow_user: str | None = None
+    """Basic auth: an integration user with the itil role."""
+    servicenow_password: SecretStr | None = None
+    servicenow_client_id: str | None = None
+    """OAuth client credentials (takes precedence over basic auth when set)."""
+    servicenow_client_secret: SecretStr | None = None
+    servicenow_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Per ServiceNow request; a slower answer is retried from the outbox."""
+    servicenow_assignment_group: str | None = None
+    """The assignment group (name or sys_id) new incidents go to."""
+    ticket_default_group: str = "Service Desk"
+    """The embedded system's assignment group for new tickets."""
+    ticket_sla_hours: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [4, 8, 24, 72, 120]
+    )
+    """Hours to resolve, by priority 1 to 5 (comma-separated)."""
+    itsm_webhook_secret: SecretStr | None = None
+    """Shared secret of ``POST /api/itsm/events`` (HMAC-SHA256); unset turns
+    the webhook off."""
+    itsm_webhook_tolerance_s: int = Field(default=300, ge=10, le=3600)
+    """Signed events older or newer than this are refused as replays."""
+    outbox_max_attempts: int = Field(default=20, ge=1, le=1000)
+    """Delivery attempts of a ticket before it is marked failed for an operator."""
+    outbox_backoff_max_s: float = Field(default=600.0, ge=1, le=86400)
+    notify_poll_s: float = Field(default=5.0, gt=0, le=600)
+    """How often a replica looks for ticket news and outbox work."""
+
     # -- Teams host --
     turn_deadline_s: float = Field(default=10.0, gt=0, le=14)
     """Answer Teams' HTTP call within this; longer turns finish in the
@@ -277,7 +310,44 @@ class Settings(BaseSettings):
             )
         self._check_directory()
         self._check_recovery()
+        self._check_tickets()
         return self
+
+    def _check_tickets(self) -> None:
+        if len(self.ticket_sla_hours) != 5 or min(self.ticket_sla_hours) < 1:
+            raise ValueError(
+                "HELPDESK_TICKET_SLA_HOURS must be five whole hours, one per "
+                "priority 1 to 5, e.g. 4,8,24,72,120"
+            )
+        if self.servicenow_url is not None:
+            scheme, _, rest = self.servicenow_url.partition("://")
+            host = rest.split("/", 1)[0].rsplit(":", 1)[0] if rest else ""
+            if not host or (
+                scheme != "https" and not (scheme == "http" and host in _LOOPBACK_HOSTS)
+            ):
+                raise ValueError(
+                    "HELPDESK_SERVICENOW_URL must be an https URL, e.g. "
+                    "https://NAME.service-now.com (plain http only on loopback)"
+                )
+        if self.ticket_backend != "servicenow":
+            return
+        if not self.servicenow_url:
+            raise ValueError(
+                "HELPDESK_TICKET_BACKEND=servicenow needs HELPDESK_SERVICENOW_URL, "
+                "e.g. https://NAME.service-now.com"
+            )
+        oauth = self.servicenow_client_id or self.servicenow_client_secret
+        if oauth and not (self.servicenow_client_id and self.servicenow_client_secret):
+            raise ValueError(
+                "ServiceNow OAuth needs both HELPDESK_SERVICENOW_CLIENT_ID and "
+                "HELPDESK_SERVICENOW_CLIENT_SECRET"
+            )
+        if not oauth and not (self.servicenow_user and self.servicenow_password):
+            raise ValueError(
+                "HELPDESK_TICKET_BACKEND=servicenow needs HELPDESK_SERVICENOW_USER "
+                "and HELPDESK_SERVICENOW_PASSWORD, or HELPDESK_SERVICENOW_CLIENT_ID "
+                "and HELPDESK_SERVICENOW_CLIENT_SECRET"
+            )
 
     def _check_directory(self) -> None:
         scheme, _, rest = self.graph_base_url.partition("://")
@@ -420,7 +490,12 @@ def to_async_url(url: str) -> str:
     return url
 
 
-_LIST_FIELDS = ("allowed_tenants", "helpdesk_role_names", "recovery_methods")
+_LIST_FIELDS = (
+    "allowed_tenants",
+    "helpdesk_role_names",
+    "recovery_methods",
+    "ticket_sla_hours",
+)
 
 
 def _variable_for(field: str) -> str:

@@ -1,0 +1,1 @@
+"""Tickets: the contract, the embedded service desk and ServiceNow."""
