@@ -113,6 +113,8 @@ async def _verified(engine: AsyncEngine, approval_id: str, answer: Any) -> Decis
         decided_by=decided_by,
         comment=str(answer.get("comment") or ""),
         approval_id=approval_id,
+        # The card's fields as the claim stored them, never as the resume said.
+        values=dict(record.values) if approved else {},
     )
 
 

@@ -147,6 +147,7 @@ class Copilot:
         approve: bool,
         comment: str = "",
         private_chat: bool = False,
+        values: dict[str, str] | None = None,
     ) -> ResumeReply:
         """Apply a card decision: once, by the right person, while still pending.
 
@@ -161,6 +162,8 @@ class Copilot:
             approve: yes or no.
             comment: what the approver typed, if anything.
             private_chat: the click comes from a 1:1 chat (secrets may be shown).
+            values: the card's editable fields as submitted (a ticket's draft);
+                only the request's own fields are kept.
 
         Returns:
             The outcome, and for ``"resumed"`` the continuation of the turn.
@@ -201,6 +204,7 @@ class Copilot:
             approved=approve,
             decided_by=requester.object_id,
             comment=comment,
+            values=values,
         )
         if not won:
             return ResumeReply(await self._outcome_now(db, approval_id))

@@ -12,11 +12,11 @@ them in UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tools.approvals import ApprovalRequest
+from tools.approvals import ApprovalRequest, CardField
 from tools.secrets import OneTimeSecret
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -30,7 +30,11 @@ SECRET_CONTAINER = "one-time-secret"
 """The id of the container that holds a secret (the terminal boxes it)."""
 
 COMMENT_MAX = 500
+FIELD_PREFIX = "field."
+"""Card inputs of editable fields are named ``field.<id>``, apart from ours."""
 _APPROVAL_ID_MAX = 64
+_FIELDS_MAX = 20
+_FIELD_VALUE_MAX = 4000
 
 DecidedStatus = Literal["approved", "rejected", "expired"]
 
@@ -42,6 +46,8 @@ class CardChoice:
     approval_id: str
     approve: bool
     comment: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+    """Editable fields as submitted, by field id (cleaned later by the store)."""
 
 
 def read_choice(value: Any) -> CardChoice | None:
@@ -67,7 +73,14 @@ def read_choice(value: Any) -> CardChoice | None:
         return None
     comment = value.get(COMMENT_INPUT)
     comment = comment.strip()[:COMMENT_MAX] if isinstance(comment, str) else ""
-    return CardChoice(approval_id.strip(), action == APPROVE, comment)
+    values = {
+        key[len(FIELD_PREFIX) :]: text[:_FIELD_VALUE_MAX]
+        for key, text in list(value.items())[: _FIELDS_MAX + 8]
+        if isinstance(key, str)
+        and key.startswith(FIELD_PREFIX)
+        and isinstance(text, str)
+    }
+    return CardChoice(approval_id.strip(), action == APPROVE, comment, values)
 
 
 def approval_activity(
@@ -85,6 +98,7 @@ def approval_activity(
         A comment box is added when someone other than the requester decides.
     """
     body: list[dict[str, Any]] = [*_summary(request)]
+    body.extend(_input(f) for f in request.fields)
     who = approver_name or "the person who asked"
     body.append(
         _text(
@@ -105,7 +119,8 @@ def approval_activity(
         )
     actions = [
         _submit("Approve", APPROVE, request.approval_id, style="positive"),
-        _submit("Cancel", REJECT, request.approval_id),
+        # Cancelling must work whatever the fields hold, even emptied ones.
+        {**_submit("Cancel", REJECT, request.approval_id), "associatedInputs": "none"},
     ]
     return _card_activity(body, actions, summary=request.title)
 
@@ -116,6 +131,7 @@ def decided_activity(
     *,
     by: str | None = None,
     at: datetime | None = None,
+    values: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The approval card after the decision: the same summary, no buttons.
 
@@ -124,6 +140,7 @@ def decided_activity(
         status: what became of it.
         by: who decided (approved or rejected).
         at: when; defaults to now.
+        values: the editable fields as confirmed, shown as facts.
     """
     when = _when(at or datetime.now(UTC))
     name = by or "someone"
@@ -132,7 +149,19 @@ def decided_activity(
         "rejected": f"Cancelled by {name}, {when}. Nothing was changed.",
         "expired": "Expired. Nothing was changed.",
     }[status]
-    body = [*(_summary(request) if request else []), _text(line, weight="Bolder")]
+    body = [*(_summary(request) if request else [])]
+    if request is not None and request.fields and status == "approved":
+        confirmed = values or {}
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [
+                    {"title": f.label, "value": _shown(f, confirmed.get(f.id, f.value))}
+                    for f in request.fields
+                ],
+            }
+        )
+    body.append(_text(line, weight="Bolder"))
     summary = request.title if request else "Approval"
     return _card_activity(body, [], summary=summary)
 
@@ -180,6 +209,37 @@ def _summary(request: ApprovalRequest) -> list[dict[str, Any]]:
             }
         )
     return elements
+
+
+def _shown(card_field: CardField, value: str) -> str:
+    titles = dict(card_field.choices)
+    return titles.get(value, value)
+
+
+def _input(card_field: CardField) -> dict[str, Any]:
+    """An editable field, prefilled with the tool's draft."""
+    element: dict[str, Any]
+    if card_field.choices:
+        element = {
+            "type": "Input.ChoiceSet",
+            "style": "compact",
+            "choices": [{"title": t, "value": v} for v, t in card_field.choices],
+        }
+    else:
+        element = {
+            "type": "Input.Text",
+            "isMultiline": card_field.multiline,
+            "maxLength": card_field.max_length,
+        }
+    element.update(
+        id=FIELD_PREFIX + card_field.id,
+        label=card_field.label,
+        value=card_field.value,
+        isRequired=card_field.required,
+    )
+    if card_field.required:
+        element["errorMessage"] = f"{card_field.label} cannot be empty."
+    return element
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:

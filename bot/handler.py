@@ -189,6 +189,7 @@ class TurnHandler:
                 approve=choice.approve,
                 comment=choice.comment,
                 private_chat=_is_personal(inbound),
+                values=choice.values,
             ),
         )
         logger.info(
@@ -253,6 +254,7 @@ class TurnHandler:
                 status,
                 by=by,
                 at=stored.decided_at if stored is not None else None,
+                values=stored.values if stored is not None else None,
             )
             await outbox.update(inbound.reply_to_id, activity)
         except Exception as exc:

@@ -37,6 +37,67 @@ DecisionOutcome = Literal[
 
 
 @dataclass(frozen=True, slots=True)
+class CardField:
+    """A value on the card that the person deciding may change before confirming.
+
+    Attributes:
+        id: the name the tool reads the value back by.
+        label: what the card calls it.
+        value: the tool's draft.
+        choices: (value, title) pairs; when given, only these values count.
+        multiline: a text box rather than a line.
+        max_length: longest accepted text; longer input is cut.
+        required: an emptied field keeps the draft instead.
+    """
+
+    id: str
+    label: str
+    value: str
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    multiline: bool = False
+    max_length: int = 500
+    required: bool = True
+
+    def to_payload(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["choices"] = [list(c) for c in self.choices]
+        return data
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> CardField:
+        return cls(
+            id=str(data["id"]),
+            label=str(data["label"]),
+            value=str(data.get("value") or ""),
+            choices=[(str(v), str(t)) for v, t in data.get("choices") or []],
+            multiline=bool(data.get("multiline")),
+            max_length=int(data.get("max_length") or 500),
+            required=bool(data.get("required", True)),
+        )
+
+
+def clean_values(fields: list[CardField], raw: dict[str, Any]) -> dict[str, str]:
+    """The card's values as the tool may use them: one per declared field.
+
+    Anything not declared is dropped; a choice outside its list, an emptied
+    required field or a non-string keeps the draft; text is cut to its limit.
+    """
+    values: dict[str, str] = {}
+    for card_field in fields:
+        given = raw.get(card_field.id)
+        value = card_field.value
+        if isinstance(given, str):
+            given = given.replace("\r\n", "\n").strip()[: card_field.max_length]
+            allowed = {v for v, _ in card_field.choices}
+            if card_field.choices and given not in allowed:
+                given = None
+            if given is not None and (given or not card_field.required):
+                value = given
+        values[card_field.id] = value
+    return values
+
+
+@dataclass(frozen=True, slots=True)
 class ApprovalRequest:
     """What the employee (or approver) is asked to confirm.
 
@@ -52,6 +113,8 @@ class ApprovalRequest:
         approver_id: object id of the person who must decide (the requester
             for self-service).
         expires_at: aware UTC time after which the card is stale.
+        fields: values the decider may edit on the card (a ticket's draft);
+            the tool reads the result from :attr:`Decision.values`.
     """
 
     approval_id: str
@@ -63,12 +126,14 @@ class ApprovalRequest:
     approver_id: str
     expires_at: datetime
     facts: list[tuple[str, str]] = field(default_factory=list)
+    fields: list[CardField] = field(default_factory=list)
 
     def to_payload(self) -> dict[str, Any]:
         """A JSON-serialisable dict (the interrupt value, the card's source)."""
         data = asdict(self)
         data["expires_at"] = self.expires_at.isoformat()
         data["facts"] = [list(f) for f in self.facts]
+        data["fields"] = [f.to_payload() for f in self.fields]
         return data
 
     @classmethod
@@ -83,6 +148,7 @@ class ApprovalRequest:
             approver_id=str(data["approver_id"]),
             expires_at=datetime.fromisoformat(str(data["expires_at"])),
             facts=[(str(k), str(v)) for k, v in data.get("facts", [])],
+            fields=[CardField.from_payload(f) for f in data.get("fields") or []],
         )
 
 
@@ -95,6 +161,8 @@ class Decision:
     comment: str = ""
     approval_id: str = ""
     """The request decided; filled by the agent's hook (tools leave it out)."""
+    values: dict[str, str] = field(default_factory=dict)
+    """The card's fields as confirmed (see :func:`clean_values`)."""
 
 
 class ApprovalDenied(Exception):
@@ -147,6 +215,8 @@ class ApprovalRecord:
     decided_by: str | None = None
     comment: str | None = None
     decided_at: datetime | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    """The card's fields as confirmed, once decided."""
 
     def expired_at(self, now: datetime) -> bool:
         """True when the card is stale at ``now`` (an aware datetime)."""
@@ -183,6 +253,9 @@ async def record_pending(
         "status": "pending",
         "created_at": _utc_now(),
         "expires_at": _utc(request.expires_at),
+        "fields": json.dumps([f.to_payload() for f in request.fields])
+        if request.fields
+        else None,
     }
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     statement = (
@@ -238,13 +311,23 @@ async def claim_decision(
     approved: bool,
     decided_by: str,
     comment: str = "",
+    values: dict[str, str] | None = None,
 ) -> bool:
     """Decide a pending, unexpired request; True only for the one caller that won.
 
     A single conditional UPDATE, so double clicks, Teams re-sends and replicas
     sharing the database race safely: exactly one of them changes the row.
+    ``values`` are the card's fields as submitted; only an approval keeps them,
+    cleaned against the request's fields (:func:`clean_values`).
     """
     now = _utc_now()
+    decided_values = None
+    if approved:
+        record = await get_approval(engine, approval_id)
+        if record is not None and record.request.fields:
+            decided_values = json.dumps(
+                clean_values(record.request.fields, values or {})
+            )
     statement = (
         approvals.update()
         .where(approvals.c.approval_id == approval_id)
@@ -255,6 +338,7 @@ async def claim_decision(
             decided_at=now,
             decided_by=decided_by,
             comment=comment or None,
+            decided_values=decided_values,
         )
     )
     return await _changed(engine, statement)
@@ -330,6 +414,7 @@ def _record(row: Any) -> ApprovalRecord:
         approver_id=row.approver_id,
         expires_at=_utc(row.expires_at),
         facts=[(str(k), str(v)) for k, v in json.loads(row.facts or "[]")],
+        fields=[CardField.from_payload(f) for f in json.loads(row.fields or "[]")],
     )
     return ApprovalRecord(
         request=request,
@@ -339,6 +424,7 @@ def _record(row: Any) -> ApprovalRecord:
         decided_by=row.decided_by,
         comment=row.comment,
         decided_at=_utc(row.decided_at) if row.decided_at is not None else None,
+        values=json.loads(row.decided_values) if row.decided_values else {},
     )
 
 

@@ -156,6 +156,7 @@ class FakeCopilot:
         approve: bool,
         comment: str = "",
         private_chat: bool = False,
+        values: dict[str, str] | None = None,
     ) -> ResumeReply:
         self.resumes.append(
             {
@@ -165,6 +166,7 @@ class FakeCopilot:
                 "approve": approve,
                 "comment": comment,
                 "private_chat": private_chat,
+                "values": values or {},
             }
         )
         engine = self._engine()
