@@ -24,7 +24,16 @@ from tools.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
-_COMMAND_MODULES = ("serve", "chat", "kb", "db", "teams", "directory", "audit")
+_COMMAND_MODULES = (
+    "serve",
+    "chat",
+    "kb",
+    "db",
+    "teams",
+    "directory",
+    "audit",
+    "tickets",
+)
 _DETAILS_HINT = "rerun with HELPDESK_LOG_LEVEL=DEBUG for details"
 
 
