@@ -35,8 +35,10 @@ from agent.models import GuardedModel
 from agent.offline import OFFLINE_FLAG
 from agent.prompts import system_prompt
 from agent.state import AgentState
+from agent.transcript import digest
 from agent.trimming import repair_tool_pairs, trim_history
 from tools.approvals import finish
+from tools.conversation import CONVERSATION_KEY
 from tools.identity import requester_from_config
 from tools.registry import APPROVE_KEY, ToolRegistry
 from tools.settings import Settings
@@ -54,11 +56,13 @@ DECLINED_REPLY = (
 )
 
 
-class ToolTask(TypedDict):
-    """What one ``Send`` to the tool node carries: a call and where it came from."""
+class ToolTask(TypedDict, total=False):
+    """What one ``Send`` to the tool node carries: a call and where it came from,
+    and for tools that take it, the conversation digest (see :mod:`agent.transcript`)."""
 
     call: ToolCall
     message_id: str
+    conversation: dict[str, Any] | None
 
 
 def build_graph(
@@ -126,6 +130,7 @@ def build_graph(
             )
         else:
             configurable.pop(APPROVE_KEY, None)
+        configurable[CONVERSATION_KEY] = state.get("conversation")
 
         message = await _run_tool(tools, call, {**config, "configurable": configurable})
 
@@ -137,24 +142,41 @@ def build_graph(
             logger.error("tool %s acted without asking for approval", call["name"])
         return {"messages": [message]}
 
+    def route_after_model(
+        state: AgentState, config: RunnableConfig
+    ) -> list[Send] | Literal["__end__"]:
+        last = state["messages"][-1]
+        if not (isinstance(last, AIMessage) and last.tool_calls):
+            return "__end__"
+        sends = []
+        for call in last.tool_calls:
+            task = ToolTask(call=call, message_id=last.id or "")
+            manifest = registry.manifests.get(call["name"])
+            if manifest is not None and manifest.conversation:
+                task["conversation"] = _conversation(state, config)
+            sends.append(Send("tool", task))
+        return sends
+
     graph = StateGraph(AgentState)
     graph.add_node("model", call_model)
     graph.add_node("tool", call_tool)
     graph.add_edge(START, "model")
-    graph.add_conditional_edges("model", _route_after_model, ["tool", END])
+    graph.add_conditional_edges("model", route_after_model, ["tool", END])
     graph.add_edge("tool", "model")
     return graph.compile(checkpointer=checkpointer)
 
 
-def _route_after_model(state: AgentState) -> list[Send] | Literal["__end__"]:
-    last = state["messages"][-1]
-    if isinstance(last, AIMessage) and last.tool_calls:
-        message_id = last.id or ""
-        return [
-            Send("tool", ToolTask(call=call, message_id=message_id))
-            for call in last.tool_calls
-        ]
-    return "__end__"
+def _conversation(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    """The redacted digest of the thread for a tool that takes it."""
+    requester = requester_from_config(config)
+    thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
+    # The thread id is "tenant:conversation"; the host's id is the rest.
+    conversation_id = thread_id.split(":", 1)[1] if ":" in thread_id else None
+    return digest(
+        state["messages"],
+        employee=requester.name or "Employee",
+        conversation_id=conversation_id,
+    ).to_payload()
 
 
 def _all_declined(messages: Sequence[BaseMessage]) -> bool:

@@ -48,13 +48,22 @@ PENDING_KEY = "helpdesk_pending_tool"
 """``response_metadata`` key of a question asked for a missing argument."""
 OFFLINE_NOTE = "(Answered by the offline assistant.)"
 
-# TODO(handoff): offer a ticket or a person here once those tools exist; until
-# then no reply promises what the bot cannot do.
 NOTHING_FOUND = (
     "I couldn't find anything about that in the knowledge base. Try "
     "rephrasing it with the exact error message or the app's name, or contact "
     "the IT help desk."
 )
+OFFER_AFTER_NOTHING = (
+    "I couldn't find anything about that in the knowledge base, so I've drafted "
+    "a ticket for the IT service desk. Check it, change anything that is wrong, "
+    "and confirm; or cancel and rephrase your question."
+)
+OFFER_AFTER_REFUSAL = (
+    "I've drafted a ticket so that a person from IT can take it from here. "
+    "Check it and confirm, or cancel."
+)
+ESCALATION_TOOL = "create_ticket"
+"""The tool offered, with a drafted ticket, whenever the assistant cannot help."""
 
 _ROUTE_THRESHOLD = 0.25
 _MIN_EXAMPLE_MATCH = 0.4
@@ -115,6 +124,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _NUMBER = re.compile(r"\b\d+\b")
 
 _PERSON_PARAMS = frozenset({"user", "upn", "person", "for_user", "subject", "target"})
+_TICKET_PARAMS = frozenset({"number", "ticket", "ticket_number", "incident"})
+_TICKET = re.compile(r"\b(?:INC\d{4,10}|HD-[A-Z2-7]{6})\b", re.IGNORECASE)
+_FLAG_NOISE = frozenset({"include", "show", "only", "is", "use"})
 _REASON_PARAMS = frozenset({"reason", "justification"})
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _RELATION = re.compile(
@@ -202,12 +214,20 @@ class OfflineChatModel(BaseChatModel):
         if last_human is None:
             return _reply(_capabilities("Hello!", tools))
         turn = messages[last_human + 1 :]
-        results = [m for m in turn if isinstance(m, ToolMessage)]
+        # Only the latest step's results: an earlier step's were already said
+        # (with the ticket offered after them).
+        step = _last_index(turn, AIMessage)
+        latest = turn[step + 1 :] if step is not None else turn
+        results = [m for m in latest if isinstance(m, ToolMessage)]
         text = _text(messages[last_human]).strip()
 
         if results:
             answer = _answer_from_results(text, results)
             asked = _detail_asked_for(turn, results)
+            if asked is None:
+                offer = _escalation(answer, results, turn, tools)
+                if offer is not None:
+                    return offer
             return _reply(answer, extra={PENDING_KEY: asked} if asked else None)
 
         words = _WORD.findall(text.lower())
@@ -246,6 +266,9 @@ class _ToolInfo:
     side_effects: bool = False
     offer: str | None = None
     """The manifest's summary: what the tool does, in an employee's words."""
+    drafts: bool = False
+    """The tool drafts its text from the conversation (a ticket): the offline
+    model leaves its text arguments to it."""
 
     @classmethod
     def of(cls, tool: Any) -> _ToolInfo:
@@ -261,6 +284,7 @@ class _ToolInfo:
             schema=function.get("parameters") or {},
             side_effects=bool(metadata.get("side_effects")),
             offer=metadata.get("summary") or None,
+            drafts=bool(metadata.get("conversation")),
         )
 
     @property
@@ -395,9 +419,13 @@ def _similarity(
 
 
 def _fill_arguments(tool: _ToolInfo, text: str) -> tuple[dict[str, Any], list[str]]:
-    numbers = [int(n) for n in _NUMBER.findall(text)]
+    numbers = [int(n) for n in _NUMBER.findall(_TICKET.sub(" ", text))]
     args: dict[str, Any] = {}
     for name, spec in tool.properties.items():
+        if tool.drafts and spec.get("type", "string") == "string":
+            # The tool drafts these from the whole conversation, this message
+            # included; the employee edits the draft on the card.
+            continue
         value = _value_for(name, spec, text, numbers)
         if value is not None:
             args[name] = value
@@ -407,6 +435,14 @@ def _fill_arguments(tool: _ToolInfo, text: str) -> tuple[dict[str, Any], list[st
 
 def _value_for(name: str, spec: dict[str, Any], text: str, numbers: list[int]) -> Any:
     kind = spec.get("type")
+    if name.lower() in _TICKET_PARAMS and kind in (None, "string"):
+        found = _TICKET.search(text)
+        return found.group(0).upper() if found else None
+    if kind == "boolean":
+        # "show my closed tickets" sets include_closed; "the queue" sets queue.
+        words = set(_WORD.findall(text.lower()))
+        named = {w for w in name.lower().split("_") if w not in _FLAG_NOISE}
+        return True if named and named <= words else None
     if kind in (None, "string") and name.lower() in _PERSON_PARAMS:
         return _named_person(text)
     if kind in (None, "string") and name.lower() in _REASON_PARAMS:
@@ -551,6 +587,52 @@ def _pending_before(
         if isinstance(pending, dict):
             return pending
     return None
+
+
+# -- escalation ----------------------------------------------------------------
+
+
+def _escalation(
+    answer: str,
+    results: Sequence[ToolMessage],
+    turn: Sequence[BaseMessage],
+    tools: Sequence[_ToolInfo],
+) -> AIMessage | None:
+    """A drafted ticket when this turn could not help: nothing relevant was
+    found, or an action was refused or failed. Offered once per turn, and
+    never after a ticket tool itself (or a cancelled card)."""
+    ticket = next((t for t in tools if t.name == ESCALATION_TOOL), None)
+    if ticket is None:
+        return None
+    called = {
+        call["name"]
+        for message in turn
+        for call in getattr(message, "tool_calls", None) or []
+    }
+    if ESCALATION_TOOL in called:
+        return None
+    by_name = {t.name: t for t in tools}
+    last = results[-1]
+    artifact = last.artifact if isinstance(last.artifact, dict) else {}
+    if artifact.get("declined"):
+        return None
+    source = by_name.get(last.name or "")
+    if source is not None and source.drafts:
+        return None
+    if answer.strip() == NOTHING_FOUND:
+        lead = OFFER_AFTER_NOTHING
+    elif (
+        source is not None
+        and source.side_effects
+        and (last.status == "error" or artifact.get("error"))
+        and artifact.get("escalate", True)
+    ):
+        lead = f"{answer}\n\n{OFFER_AFTER_REFUSAL}"
+    else:
+        return None
+    message = _call(ticket, {}, len(turn) + 1000)
+    message.content = lead
+    return message
 
 
 # -- answers -----------------------------------------------------------------

@@ -158,6 +158,7 @@ def decided_activity(
                 "facts": [
                     {"title": f.label, "value": _shown(f, confirmed.get(f.id, f.value))}
                     for f in request.fields
+                    if confirmed.get(f.id, f.value)
                 ],
             }
         )

@@ -11,6 +11,13 @@ from tools.recovery import (
     set_temporary_password,
 )
 from tools.registry import ToolImpl
+from tools.tickets.tools import (
+    comment_on_ticket,
+    create_ticket,
+    list_my_tickets,
+    ticket_status,
+    update_ticket,
+)
 
 BUILTIN_TOOLS: dict[str, ToolImpl] = {
     "search_knowledge": search_knowledge,
@@ -19,4 +26,9 @@ BUILTIN_TOOLS: dict[str, ToolImpl] = {
     "issue_temporary_access_pass": issue_temporary_access_pass,
     "set_temporary_password": set_temporary_password,
     "revoke_sessions": revoke_sessions,
+    "create_ticket": create_ticket,
+    "ticket_status": ticket_status,
+    "list_my_tickets": list_my_tickets,
+    "comment_on_ticket": comment_on_ticket,
+    "update_ticket": update_ticket,
 }

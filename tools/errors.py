@@ -27,10 +27,22 @@ class HelpdeskError(Exception):
         "Something went wrong on my side. Please try again in a minute."
     )
     request_id: str | None = None
+    escalate: bool = True
+    """A person from IT could help where the tool could not: the assistant
+    offers a ticket. False for refusals a person would repeat (acting on
+    someone else's account without the role)."""
 
-    def __init__(self, message: str, *, user_message: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        user_message: str | None = None,
+        escalate: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.user_message = user_message or self.default_user_message
+        if escalate is not None:
+            self.escalate = escalate
 
 
 class ConfigError(HelpdeskError):
@@ -43,6 +55,8 @@ class ConfigError(HelpdeskError):
 
 class InvalidInput(HelpdeskError):
     """A request, argument or file is malformed; the caller must change it."""
+
+    escalate = False
 
     default_user_message = "I could not read that request. Please rephrase it."
 

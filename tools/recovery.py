@@ -13,6 +13,7 @@ never a claim of success.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,9 +31,13 @@ from tools.errors import (
     NotFound,
     PermissionDenied,
 )
+from tools.redact import redact
 from tools.registry import USER_MESSAGE_KEY, ToolContext, ToolResult
 from tools.secrets import OneTimeSecret, SecretValue
 from tools.settings import RecoveryMethod, Settings
+from tools.tickets.base import Caller, TicketDraft
+
+logger = logging.getLogger(__name__)
 
 SECURITY_INFO_URL = "https://aka.ms/mysecurityinfo"
 """Where people register sign-in methods (Microsoft's own short link)."""
@@ -65,8 +70,7 @@ BACKEND_REFUSED = (
     "I can't change this account: it needs a person from IT support. Nothing was "
     "changed. Please contact the IT help desk and mention this request."
 )
-# TODO(tickets): open a ticket or hand over to a person here once tickets and
-# hand-off exist, instead of asking the employee to contact the help desk.
+# After NEEDS_PERSON and BACKEND_REFUSED the assistant offers a drafted ticket.
 NOT_FOUND = (
     "That account was not found in the directory, so nothing was changed. Check "
     "the name or e-mail address, or contact the IT help desk."
@@ -322,7 +326,6 @@ async def revoke_sessions(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         PermissionDenied, LimitReached, InvalidInput, NotFound,
         BackendUnavailable, ApprovalDenied.
     """
-    # TODO(tickets): open a security ticket alongside once tickets exist.
 
     def describe(subject: DirectoryUser) -> str:
         return (
@@ -339,11 +342,21 @@ async def revoke_sessions(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
             None,
             secret=False,
         )
+        opened = await _security_ticket(ctx, subject, str(args.get("reason") or ""))
+        told = (
+            f" Security ticket {opened} was opened so that IT checks the account."
+            if opened
+            else ""
+        )
+        artifact = dict(result.artifact or {})
+        if told and artifact.get(USER_MESSAGE_KEY):
+            artifact[USER_MESSAGE_KEY] = str(artifact[USER_MESSAGE_KEY]) + told
         return ToolResult(
             result.content
+            + told
             + " If the password may be known to someone else, change it next "
             "(self-service reset or a temporary password).",
-            result.artifact,
+            artifact,
         )
 
     return await _run(
@@ -352,8 +365,62 @@ async def revoke_sessions(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         ctx,
         describe,
         act,
-        facts=[("Effect", "signed out everywhere, must sign in again")],
+        facts=[
+            ("Effect", "signed out everywhere, must sign in again"),
+            ("Also", "a security ticket, so that IT checks the account"),
+        ],
     )
+
+
+async def _security_ticket(
+    ctx: ToolContext, subject: DirectoryUser, reason: str
+) -> str | None:
+    """Open the security ticket that follows revoked sessions; its number or
+    reference, or None. The sign-out already happened: a failure here is
+    logged for the operator, never reported as a failed sign-out."""
+    tickets = getattr(ctx.services, "tickets", None)
+    key = ctx.audit.approval_id
+    if tickets is None or not key:
+        logger.warning("sessions revoked without a security ticket (no ticket system)")
+        return None
+    asked_by = ctx.requester.name or ctx.requester.upn or ctx.requester.object_id
+    why = (
+        redact(reason.strip())
+        or "the employee reported a lost device or a leaked password"
+    )
+    try:
+        ticket = await tickets.acreate(
+            TicketDraft(
+                idempotency_key=f"{key}:security",
+                caller=Caller(
+                    object_id=subject.object_id,
+                    tenant_id=ctx.requester.tenant_id,
+                    upn=subject.upn,
+                    name=subject.display_name,
+                ),
+                short_description=f"Sessions revoked for {subject.display_name}: "
+                "check the account for misuse",
+                description=(
+                    f"The help desk copilot signed {_who(subject)} out of every app "
+                    f"and device at the request of {asked_by}. Reason: {why}. Check "
+                    "recent sign-ins, MFA methods and mailbox rules for misuse, and "
+                    "make sure the password is changed."
+                ),
+                category="security",
+                urgency="high",
+                impact="low",
+                service="Entra ID sign-in",
+                tried=["Revoked every sign-in session (approved on a card)"],
+            )
+        )
+    except Exception as exc:  # the sign-out stands; tell the operator
+        logger.error(
+            "sessions revoked for %s but the security ticket failed: %s",
+            subject.object_id,
+            type(exc).__name__,
+        )
+        return None
+    return ticket.label
 
 
 # -- the shared flow ------------------------------------------------------------------
@@ -476,6 +543,7 @@ async def _resolve_subject(
         raise PermissionDenied(
             f"{me.object_id} lacks the {HELPDESK_ROLE} role to act on {wanted!r}",
             user_message=SELF_ONLY,
+            escalate=False,
         )
     if reason is not None and not reason:
         raise MissingDetail(
@@ -494,6 +562,7 @@ async def _resolve_subject(
                 f"no directory match for {wanted!r}",
                 user_message=f"I could not find anyone matching {wanted!r} in the "
                 "directory. Check the name, or give me their e-mail address.",
+                escalate=False,
             ) from None
         if len(matches) > 1:
             names = "; ".join(_who(m) for m in matches)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tools.approvals import ApprovalDenied, ApprovalRequest, Decision
 from tools.audit import AuditEvent, AuditNote, AuditOutcome, arecord
+from tools.conversation import CONVERSATION_KEY, Conversation
 from tools.errors import (
     HelpdeskError,
     InvalidInput,
@@ -61,6 +62,9 @@ class ToolManifest(BaseModel):
         default_factory=lambda: {"type": "object", "properties": {}}
     )
     side_effects: bool = False
+    conversation: bool = False
+    """The tool receives the conversation's redacted transcript (ticket tools);
+    every other tool sees only its arguments."""
     roles: list[str] = Field(default_factory=list)
     """Directory roles allowed to use the tool; empty means every requester."""
     kind: Literal["builtin"] = "builtin"
@@ -128,6 +132,8 @@ class ToolContext:
         approver: the agent's approval hook; None outside a graph run.
         audit: what a side-effecting tool has learnt so far (subject, action,
             approval) for its audit record; the registry writes it.
+        conversation: the redacted transcript, for tools whose manifest asks
+            for it; None for every other tool.
     """
 
     requester: Requester
@@ -136,6 +142,7 @@ class ToolContext:
     private_chat: bool = False
     approver: Approver | None = None
     audit: AuditNote = field(default_factory=AuditNote)
+    conversation: Conversation | None = None
 
     async def approve(self, request: ApprovalRequest) -> Decision:
         """Ask for approval and wait; returns only when approved.
@@ -250,6 +257,11 @@ class ToolRegistry:
                 thread_id=configurable.get("thread_id"),
                 private_chat=bool(configurable.get(PRIVATE_CHAT_KEY)),
                 approver=configurable.get(APPROVE_KEY),
+                conversation=Conversation.from_payload(
+                    configurable.get(CONVERSATION_KEY)
+                )
+                if manifest.conversation
+                else None,
             )
             started = time.perf_counter()
             outcome: AuditOutcome = "failed"
@@ -279,7 +291,10 @@ class ToolRegistry:
                 text = f"Error: {exc.user_message}"
                 if manifest.side_effects:
                     text += _NO_WORKAROUND
-                artifact: dict[str, Any] = {"error": exc.user_message}
+                artifact: dict[str, Any] = {
+                    "error": exc.user_message,
+                    "escalate": exc.escalate,
+                }
                 if isinstance(exc, MissingDetail):
                     artifact[ASK_KEY] = exc.field
                 return (text, artifact)
@@ -311,6 +326,7 @@ class ToolRegistry:
                 "examples": list(manifest.examples),
                 "side_effects": manifest.side_effects,
                 "summary": manifest.summary,
+                "conversation": manifest.conversation,
             },
         )
 

@@ -22,6 +22,7 @@ from tools.knowledge.base import KnowledgeBackend
 from tools.registry import ToolRegistry
 from tools.secrets import SecretDrop
 from tools.settings import Settings
+from tools.tickets.base import TicketSystem
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class Services:
     registry: ToolRegistry
     directory: Directory
     secrets: SecretDrop = field(default_factory=SecretDrop)
+    tickets: TicketSystem | None = None
+    """The service desk; None only in tests that build services by hand."""
 
 
 @asynccontextmanager
@@ -59,6 +62,7 @@ async def open_services(
     from tools.db import create_engine, upgrade
     from tools.directory import open_directory
     from tools.knowledge import open_backend, seed_if_empty
+    from tools.tickets import open_tickets
 
     tools_dir = tool_manifests_dir(settings)
     await asyncio.to_thread(settings.prepare_data_dir)
@@ -70,9 +74,17 @@ async def open_services(
         try:
             if seed_knowledge:
                 await seed_if_empty(knowledge, settings)
-            async with open_directory(settings, engine) as directory:
+            async with (
+                open_directory(settings, engine) as directory,
+                open_tickets(settings, engine) as tickets,
+            ):
                 services = Services(
-                    settings, engine, knowledge, ToolRegistry(None), directory
+                    settings,
+                    engine,
+                    knowledge,
+                    ToolRegistry(None),
+                    directory,
+                    tickets=tickets,
                 )
                 services.registry.services = services
                 services.registry.load_dir(tools_dir, BUILTIN_TOOLS)

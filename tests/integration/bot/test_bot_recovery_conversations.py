@@ -163,7 +163,7 @@ async def test_a_help_desk_agent_resets_a_colleague_with_a_reason_once(
     assert success.tool == "set_temporary_password"
 
 
-async def test_a_privileged_account_goes_to_a_person_without_a_card(
+async def test_a_privileged_account_goes_to_a_person_with_a_drafted_ticket(
     settings: Settings,
 ) -> None:
     async with ChatSession(settings, as_user=AGENT) as chat:
@@ -172,7 +172,9 @@ async def test_a_privileged_account_goes_to_a_person_without_a_card(
         )
         successes = await _successes(chat)
 
-    assert said.cards == []
+    # No card for the password; the only card drafts a ticket for a person (T8).
+    [card] = said.cards
+    assert "Open a ticket with the IT service desk" in render(card)[0]
     assert "needs a person from IT" in said.text
     assert successes == []
 

@@ -69,6 +69,7 @@ async def test_tool_runs_for_the_requester_in_the_config() -> None:
         "examples": ["is the vpn down?"],
         "side_effects": False,
         "summary": None,
+        "conversation": False,
     }
 
 

@@ -1,0 +1,499 @@
+"""The ticket tools: open a ticket, follow it, comment on it, close or reopen it.
+
+An employee sees and changes only their own tickets; a ticket that is not
+theirs is answered exactly like one that does not exist, so that numbers
+cannot be probed. Help-desk staff (the ``helpdesk`` role) see any ticket and
+the open queue.
+
+Every change asks first on a card. Opening a ticket shows the draft on the
+card with every field editable; the ticket is made from the confirmed values,
+with the approval as its idempotency key, so a re-sent or double-clicked
+confirmation makes one ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from tools.approvals import ApprovalRequest, CardField
+from tools.conversation import Conversation
+from tools.directory.base import HELPDESK_ROLE
+from tools.errors import MissingDetail, NotFound, ToolError
+from tools.identity import Requester
+from tools.redact import redact
+from tools.registry import USER_MESSAGE_KEY, ToolContext, ToolResult
+from tools.tickets.base import (
+    CATEGORIES,
+    LEVELS,
+    PRIORITY_LABELS,
+    STATE_LABELS,
+    Caller,
+    Ticket,
+    TicketDraft,
+    TicketState,
+    TicketSystem,
+)
+from tools.tickets.drafting import DESCRIPTION_MAX, SHORT_MAX, draft
+
+logger = logging.getLogger(__name__)
+
+COMMENT_MAX = 2000
+_DEFAULT_TTL_MINUTES = 10
+_LABEL = re.compile(r"\b(INC\d{4,10}|HD-[A-Z2-7]{6})\b", re.IGNORECASE)
+_COMMENT_LEAD = re.compile(
+    r"^\s*(please\s+)?(add|put|write|post|leave|send)\s+(a\s+|this\s+|the\s+)?"
+    r"(comment|note|update|message)?\s*(to|on|in)?\s*(my\s+)?(ticket|incident)?\s*"
+    r"(INC\d+|HD-\w+)?\s*(saying|that|:|-)?\s*",
+    re.IGNORECASE,
+)
+_CATEGORY_CHOICES = [(c, c.capitalize()) for c in CATEGORIES]
+_LEVEL_CHOICES: list[tuple[str, str]] = [(str(v), v.capitalize()) for v in LEVELS]
+NOT_SET_UP = (
+    "Tickets are not set up for this help desk yet. Please contact IT another way."
+)
+
+
+def _system(ctx: ToolContext) -> TicketSystem:
+    tickets = getattr(ctx.services, "tickets", None)
+    if tickets is None:
+        raise ToolError("no ticket system is configured", user_message=NOT_SET_UP)
+    return tickets
+
+
+def is_support(requester: Requester) -> bool:
+    """Help-desk staff: they see every ticket and the queue."""
+    return HELPDESK_ROLE in requester.roles
+
+
+def owns(ticket: Ticket, requester: Requester) -> bool:
+    """True when ``ticket`` is the requester's own (by object id, else by UPN)."""
+    caller = ticket.caller
+    if caller.object_id and caller.object_id == requester.object_id:
+        return caller.tenant_id in ("", requester.tenant_id)
+    return bool(
+        caller.upn
+        and requester.upn
+        and caller.upn.casefold() == requester.upn.casefold()
+    )
+
+
+def label_in(text: str) -> str | None:
+    """A ticket number or reference in ``text`` (``INC0001001``, ``HD-ABC234``)."""
+    match = _LABEL.search(text or "")
+    return match.group(1).upper() if match else None
+
+
+async def _mine(ctx: ToolContext, label: str) -> Ticket:
+    """The ticket ``label`` if the requester may see it; else NotFound alike."""
+    tickets = _system(ctx)
+    unknown = NotFound(
+        f"ticket {label} not found or not the requester's",
+        user_message=f"I can't find ticket {label} among your tickets. Check the "
+        "number, or ask me to list your tickets.",
+    )
+    try:
+        ticket = await tickets.aget(label)
+    except NotFound:
+        raise unknown from None
+    if not (owns(ticket, ctx.requester) or is_support(ctx.requester)):
+        logger.warning(
+            "refused ticket %s to %s: not theirs", label, ctx.requester.object_id
+        )
+        raise unknown
+    return ticket
+
+
+async def _which(ctx: ToolContext, args: dict[str, Any]) -> Ticket:
+    """The ticket the employee means: the one named, or their only open one."""
+    label = (
+        label_in(str(args.get("number") or "")) or str(args.get("number") or "").strip()
+    )
+    if label:
+        return await _mine(ctx, label)
+    open_tickets = await _system(ctx).alist(
+        caller_id=ctx.requester.object_id, caller_upn=ctx.requester.upn, open_only=True
+    )
+    if len(open_tickets) == 1:
+        return open_tickets[0]
+    if not open_tickets:
+        raise NotFound(
+            "the requester has no open ticket",
+            user_message="You have no open tickets. Tell me the number if you mean "
+            "an older one.",
+        )
+    listed = ", ".join(f"{t.label} ({t.short_description})" for t in open_tickets[:5])
+    raise MissingDetail(
+        "several open tickets",
+        field="number",
+        user_message=f"Which ticket do you mean? You have: {listed}.",
+    )
+
+
+def _expiry(ctx: ToolContext) -> datetime:
+    ttl = getattr(ctx.services.settings, "approval_ttl_minutes", _DEFAULT_TTL_MINUTES)
+    return datetime.now(UTC) + timedelta(minutes=ttl)
+
+
+def _ask(
+    ctx: ToolContext, *, tool: str, title: str, action: str, **kw: Any
+) -> ApprovalRequest:
+    me = ctx.requester.object_id
+    return ApprovalRequest(
+        approval_id="",
+        tool=tool,
+        title=title,
+        action=action,
+        requester_id=me,
+        subject_id=me,
+        approver_id=me,
+        expires_at=_expiry(ctx),
+        **kw,
+    )
+
+
+def _links(ctx: ToolContext) -> list[tuple[str, str]]:
+    upn = ctx.requester.upn
+    if not upn:
+        return []
+    name = ctx.requester.name or upn
+    return [
+        (
+            f"Chat with {name} in Teams",
+            f"https://teams.microsoft.com/l/chat/0/0?users={quote(upn)}",
+        )
+    ]
+
+
+def _caller(requester: Requester) -> Caller:
+    return Caller(
+        object_id=requester.object_id,
+        tenant_id=requester.tenant_id,
+        upn=requester.upn,
+        name=requester.name,
+    )
+
+
+# -- the tools ------------------------------------------------------------------
+
+
+async def create_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    """Open a ticket from a draft the employee confirms (and may edit) on a card."""
+    tickets = _system(ctx)
+    conversation = ctx.conversation or Conversation()
+    who = ctx.requester.name or ctx.requester.upn or "The employee"
+    proposed = draft(args, conversation, who=who)
+    ctx.audit.action = "create ticket"
+
+    fields = [
+        CardField(
+            "short_description",
+            "Summary",
+            proposed.short_description,
+            max_length=SHORT_MAX,
+        ),
+        CardField(
+            "description",
+            "Details for the service desk",
+            proposed.description,
+            multiline=True,
+            max_length=DESCRIPTION_MAX,
+        ),
+        CardField("category", "Category", proposed.category, choices=_CATEGORY_CHOICES),
+        CardField(
+            "urgency",
+            "How urgent is it for you?",
+            proposed.urgency,
+            choices=_LEVEL_CHOICES,
+        ),
+        CardField(
+            "impact",
+            "How many people does it affect?",
+            proposed.impact,
+            choices=[
+                ("high", "High: many people or the whole company"),
+                ("medium", "Medium: my team or several people"),
+                ("low", "Low: just me"),
+            ],
+        ),
+        CardField(
+            "service",
+            "Affected app, service or device",
+            proposed.service,
+            max_length=200,
+            required=False,
+        ),
+    ]
+    tried = len(conversation.tried)
+    count = len(conversation.lines)
+    includes = f"our conversation ({count} message{'' if count == 1 else 's'})"
+    if tried:
+        includes += f" and what I already tried ({tried})"
+    decision = await ctx.approve(
+        _ask(
+            ctx,
+            tool="create_ticket",
+            title="Open a ticket with the IT service desk",
+            action="Check the draft below and change anything that is wrong. When "
+            "you confirm, the service desk gets it with our conversation; no "
+            "passwords or codes are sent.",
+            facts=[("For", who), ("Includes", includes)],
+            fields=fields,
+        )
+    )
+    chosen = {f.id: f.value for f in fields} | dict(decision.values)
+    key = decision.approval_id or ctx.audit.approval_id or ""
+    if not key:
+        raise ToolError(
+            "create_ticket ran without an approval id", user_message=NOT_SET_UP
+        )
+
+    ticket = await tickets.acreate(
+        TicketDraft(
+            idempotency_key=key,
+            caller=_caller(ctx.requester),
+            short_description=redact(chosen["short_description"]),
+            description=redact(chosen["description"]),
+            category=chosen["category"],
+            urgency=chosen["urgency"],  # type: ignore[arg-type]
+            impact=chosen["impact"],  # type: ignore[arg-type]
+            service=redact(chosen.get("service") or "") or None,
+            transcript=conversation.transcript(),
+            tried=list(conversation.tried),
+            links=_links(ctx),
+            conversation_id=conversation.conversation_id,
+        )
+    )
+    ctx.audit.action = f"create ticket {ticket.label}"
+    if ticket.pending:
+        told = (
+            f"I've saved your ticket as {ticket.reference}. The service desk system "
+            "isn't answering right now, so I'll keep trying and message you here "
+            "with the ticket number as soon as it exists. Nothing is lost."
+        )
+        content = (
+            f"Ticket saved with reference {ticket.reference}; delivery to the service "
+            "desk is pending and retried automatically. Tell the user the reference."
+        )
+    else:
+        told = (
+            f'Your ticket {ticket.number} is open: "{ticket.short_description}" '
+            f"(priority {PRIORITY_LABELS.get(ticket.priority, ticket.priority)}). "
+            "I'll message you here when the service desk replies or resolves it. "
+            f'Ask me "status of {ticket.number}" at any time.'
+        )
+        content = f"Ticket {ticket.number} created: {ticket.short_description}."
+    return ToolResult(content, {USER_MESSAGE_KEY: told, "ticket": ticket.label})
+
+
+async def ticket_status(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    """Where one of my tickets stands, with the service desk's latest reply."""
+    ticket = await _which(ctx, args)
+    text = describe(ticket)
+    return ToolResult(text, {USER_MESSAGE_KEY: text, "ticket": ticket.label})
+
+
+async def list_my_tickets(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    """My tickets (open ones unless asked), or for help-desk staff the open queue."""
+    tickets = _system(ctx)
+    everything = bool(args.get("include_closed"))
+    if args.get("queue"):
+        if not is_support(ctx.requester):
+            text = (
+                "Only the help-desk team can see the queue. Here are your own tickets."
+            )
+            found = await tickets.alist(
+                caller_id=ctx.requester.object_id,
+                caller_upn=ctx.requester.upn,
+                open_only=not everything,
+            )
+            listing = _listing(found, mine=True)
+            text = f"{text}\n\n{listing}"
+            return ToolResult(text, {USER_MESSAGE_KEY: text})
+        found = await tickets.alist(
+            open_only=True, group=args.get("group") or None, limit=30
+        )
+        text = _listing(found, mine=False)
+        return ToolResult(text, {USER_MESSAGE_KEY: text})
+    found = await tickets.alist(
+        caller_id=ctx.requester.object_id,
+        caller_upn=ctx.requester.upn,
+        open_only=not everything,
+    )
+    text = _listing(found, mine=True, everything=everything)
+    return ToolResult(text, {USER_MESSAGE_KEY: text})
+
+
+async def comment_on_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    """Add the employee's comment to their ticket, after they confirm the wording."""
+    tickets = _system(ctx)
+    ticket = await _which(ctx, args)
+    ctx.audit.action = f"comment on ticket {ticket.label}"
+    said = _COMMENT_LEAD.sub("", str(args.get("comment") or "")).strip()
+    if not ticket.is_open and ticket.state != "resolved":
+        raise ToolError(
+            f"comment on {ticket.state} ticket",
+            user_message=f"Ticket {ticket.label} is closed, so comments no longer reach "
+            "anyone. I can open a new ticket instead.",
+        )
+    decision = await ctx.approve(
+        _ask(
+            ctx,
+            tool="comment_on_ticket",
+            title=f"Add a comment to {ticket.label}",
+            action=f'The service desk will see this on "{ticket.short_description}".',
+            fields=[
+                CardField(
+                    "comment",
+                    "Your comment",
+                    redact(said),
+                    multiline=True,
+                    max_length=COMMENT_MAX,
+                )
+            ],
+        )
+    )
+    body = redact((decision.values.get("comment") or said).strip())
+    if not body:
+        raise MissingDetail(
+            "empty comment",
+            field="comment",
+            user_message="What should the comment say?",
+        )
+    author = ctx.requester.name or ctx.requester.upn or ctx.requester.object_id
+    await tickets.acomment(ticket.label, body, author=author, from_caller=True)
+    if ticket.state == "on_hold":
+        # The service desk was waiting for the employee; the answer is in.
+        await tickets.aset_state(ticket.label, "in_progress", by=author)
+    told = f"Added your comment to {ticket.label}. The service desk will see it."
+    return ToolResult(
+        f"Comment added to {ticket.label}.",
+        {USER_MESSAGE_KEY: told, "ticket": ticket.label},
+    )
+
+
+async def update_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    """Close my ticket (solved, or no longer needed) or reopen a resolved one."""
+    tickets = _system(ctx)
+    action = str(args.get("action") or "").lower()
+    if action not in ("close", "reopen"):
+        raise MissingDetail(
+            f"action {action!r}",
+            field="action",
+            user_message="Do you want to close the ticket or reopen it?",
+        )
+    ticket = await _which(ctx, args)
+    reason = redact(str(args.get("reason") or "").strip())[:500]
+    ctx.audit.action = f"{action} ticket {ticket.label}"
+    if action == "close" and ticket.state == "closed":
+        text = f"{ticket.label} is already closed."
+        return ToolResult(text, {USER_MESSAGE_KEY: text})
+    if action == "reopen" and ticket.is_open:
+        text = f"{ticket.label} is still open ({STATE_LABELS[ticket.state]}); no need to reopen it."
+        return ToolResult(text, {USER_MESSAGE_KEY: text})
+    if action == "reopen" and ticket.state == "closed":
+        raise ToolError(
+            f"reopen closed {ticket.label}",
+            user_message=f"{ticket.label} is closed and can't be reopened. I can open "
+            "a new ticket that mentions it.",
+        )
+    verb = "Close" if action == "close" else "Reopen"
+    decision = await ctx.approve(
+        _ask(
+            ctx,
+            tool="update_ticket",
+            title=f"{verb} {ticket.label}",
+            action=f'{verb} "{ticket.short_description}".'
+            + (
+                " The service desk stops working on it."
+                if action == "close"
+                else " The service desk picks it up again."
+            ),
+            fields=[
+                CardField(
+                    "reason",
+                    "Why (optional)",
+                    reason,
+                    multiline=True,
+                    max_length=500,
+                    required=False,
+                )
+            ],
+        )
+    )
+    why = redact(decision.values.get("reason", reason).strip())
+    author = ctx.requester.name or ctx.requester.upn or ctx.requester.object_id
+    if why:
+        await tickets.acomment(ticket.label, why, author=author, from_caller=True)
+    state: TicketState = "closed" if action == "close" else "in_progress"
+    updated = await tickets.aset_state(ticket.label, state, by=author, note=why)
+    told = (
+        f"Closed {updated.label}. Glad it's sorted."
+        if action == "close"
+        else f"Reopened {updated.label}; the service desk will pick it up again."
+    )
+    return ToolResult(
+        f"{'Closed' if action == 'close' else 'Reopened'} {updated.label}.",
+        {USER_MESSAGE_KEY: told, "ticket": updated.label},
+    )
+
+
+# -- wording ----------------------------------------------------------------------
+
+
+def describe(ticket: Ticket) -> str:
+    """A ticket as the employee reads it: state, who has it, due time, latest reply."""
+    head = f"{ticket.label}: {ticket.short_description}"
+    if ticket.pending:
+        return (
+            f"{head}\nSaved and waiting to reach the service desk system; I'll send the "
+            "ticket number here as soon as it exists."
+        )
+    parts = [
+        f"State: {STATE_LABELS.get(ticket.state, ticket.state)}",
+        f"Priority: {PRIORITY_LABELS.get(ticket.priority, ticket.priority)}",
+    ]
+    if ticket.assignment_group:
+        parts.append(f"Team: {ticket.assignment_group}")
+    if ticket.assigned_to:
+        parts.append(f"Assigned to: {ticket.assigned_to}")
+    lines = [head, " · ".join(parts)]
+    if ticket.is_open and ticket.sla_due_at is not None:
+        lines.append(f"Target: resolved by {ticket.sla_due_at:%Y-%m-%d %H:%M} UTC")
+    if ticket.state == "resolved" and ticket.resolution_note:
+        lines.append(f"Resolution: {ticket.resolution_note}")
+    visible = [c for c in ticket.comments if not c.work_note]
+    if visible:
+        latest = visible[-1]
+        who = "you" if latest.from_caller else latest.author
+        lines.append(
+            f"Latest comment ({who}, {latest.at:%Y-%m-%d %H:%M} UTC): {latest.body}"
+        )
+    if ticket.state == "on_hold":
+        lines.append(
+            "The service desk is waiting for your answer: reply here and I'll add it."
+        )
+    return "\n".join(lines)
+
+
+def _listing(found: list[Ticket], *, mine: bool, everything: bool = False) -> str:
+    if not found:
+        if mine:
+            return "You have no tickets." if everything else "You have no open tickets."
+        return "The queue is empty."
+    title = (
+        ("Your tickets:" if everything else "Your open tickets:")
+        if mine
+        else "Open tickets in the queue:"
+    )
+    rows = []
+    for ticket in found:
+        row = f"- {ticket.label} · {STATE_LABELS.get(ticket.state, ticket.state)} · {ticket.short_description}"
+        if not mine:
+            row += f" · {ticket.caller.name or ticket.caller.upn or ticket.caller.object_id}"
+            row += f" · P{ticket.priority}"
+        rows.append(row)
+    return "\n".join([title, *rows])
