@@ -824,7 +824,12 @@ def _stemmer() -> Stemmer.Stemmer:
 
 @lru_cache(maxsize=4096)
 def _terms(text: str) -> frozenset[str]:
-    """Stemmed content words; cached, as tool examples recur on every call."""
+    """Stemmed content words; cached, as tool examples recur on every call.
+
+    A ticket number counts as the word "ticket", so "add to INC0001234 that…"
+    reads like the example "add to INC0001001 that…".
+    """
+    text = _TICKET.sub(" ticket ", text)
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
     return frozenset(_stemmer().stemWords(words))
 

@@ -1,0 +1,196 @@
+"""Ticket conversations through ``/api/messages`` on the embedded service desk.
+
+The real agent (offline model), the real ticket tools, the embedded ticket
+system in the app database, the local directory with the demo organisation,
+and the local connector capturing every reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.chat import ChatSession, message_activity, render
+from tools.settings import Settings, load_settings
+from tools.tickets.base import Caller, TicketDraft
+
+AGENT = "Sam Rivera"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+async def chat(settings: Settings) -> AsyncIterator[ChatSession]:
+    async with ChatSession(settings) as session:
+        yield session
+
+
+def _text(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(render(m)[0] for m in messages)
+
+
+def _cards(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if render(m)[1]]
+
+
+def _inputs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    body = card["attachments"][0]["content"]["body"]
+    return {e["id"]: e for e in body if e["type"].startswith("Input.")}
+
+
+async def _click(
+    chat: ChatSession, value: dict[str, Any], *, activity_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Post a card submit as Teams does (the card's data merged with its inputs)."""
+    before = len(chat.connector.calls)
+    activity = message_activity(
+        service_url=chat.connector.url,
+        conversation_id=chat.conversation_id,
+        user=chat.user,
+        text="",
+        value=value,
+        activity_id=activity_id,
+        reply_to_id=chat._choice_cards[0] if chat._choice_cards else None,
+    )
+    assert await chat.post(activity) == 200
+    return [
+        c.activity
+        for c in chat.connector.calls[before:]
+        if c.method == "POST" and c.activity.get("type") == "message"
+    ]
+
+
+async def _tickets(chat: ChatSession, **filters: Any) -> list[Any]:
+    return await chat.services.tickets.alist(open_only=False, **filters)
+
+
+async def test_a_flickering_monitor_becomes_a_confirmed_ticket_with_the_transcript(
+    chat: ChatSession,
+) -> None:
+    first = await chat.say("my monitor flickers")
+    assert _cards(first) == []  # an answer first, not a ticket
+
+    offered = await chat.say("that didn't help")
+    [card] = _cards(offered)
+    inputs = _inputs(card)
+    assert inputs["field.short_description"]["value"] == "My monitor flickers"
+    assert inputs["field.category"]["value"] == "hardware"
+    assert await _tickets(chat) == []  # nothing before the confirmation
+
+    # The employee sharpens the summary and the urgency on the card, then confirms.
+    approve = dict(chat.choices[0])
+    approve["field.short_description"] = "Second monitor flickers on the dock"
+    approve["field.urgency"] = "high"
+    done = await _click(chat, approve)
+
+    [ticket] = await _tickets(chat)
+    assert ticket.number == "INC0001001"
+    assert f"Your ticket {ticket.number} is open" in _text(done)
+    assert ticket.short_description == "Second monitor flickers on the dock"
+    assert (ticket.urgency, ticket.category, ticket.caller.object_id) == (
+        "high",
+        "hardware",
+        "local-user",
+    )
+    details = await chat.services.tickets.adetails(ticket.number)
+    assert "Alex Employee: my monitor flickers" in details.transcript
+    assert "Alex Employee: that didn't help" in details.transcript
+    assert any(t.startswith("Showed the article") for t in details.tried)
+    assert any("teams.microsoft.com/l/chat" in url for _, url in details.links)
+
+
+async def test_status_and_a_comment_on_my_ticket(chat: ChatSession) -> None:
+    await chat.say("my vpn keeps dropping every hour")
+    await chat.say("open a ticket")
+    await chat.say("1")
+    [ticket] = await _tickets(chat)
+
+    status = _text(await chat.say(f"what's the status of {ticket.number}"))
+    assert f"{ticket.number}: " in status
+    assert "State: New" in status
+
+    asked = await chat.say(f"add to {ticket.number} that it also drops in the office")
+    [card] = _cards(asked)
+    assert "it also drops in the office" in _inputs(card)["field.comment"]["value"]
+    told = _text(await chat.say("1"))
+    assert f"Added your comment to {ticket.number}" in told
+    again = await chat.services.tickets.aget(ticket.number)
+    assert [c.body for c in again.comments] == ["it also drops in the office"]
+    assert again.comments[0].from_caller
+
+
+async def test_someone_elses_ticket_is_refused_like_a_missing_one(
+    chat: ChatSession,
+) -> None:
+    theirs = await chat.services.tickets.acreate(
+        TicketDraft(
+            idempotency_key="dana-1",
+            caller=Caller(
+                object_id="dana-park",
+                tenant_id="local",
+                upn="dana.park@contoso.example",
+                name="Dana Park",
+            ),
+            short_description="Dana's secret project laptop",
+            description="private",
+        )
+    )
+    status = _text(await chat.say(f"status of {theirs.number}"))
+    comment = await chat.say(f"add to {theirs.number} that I can help")
+
+    assert f"I can't find ticket {theirs.number} among your tickets" in status
+    assert "secret project" not in status
+    assert _cards(comment) == [] or all(
+        "Add a comment" not in render(c)[0] for c in _cards(comment)
+    )
+    assert (await chat.services.tickets.aget(theirs.number)).comments == []
+
+
+async def test_the_same_confirmation_posted_three_times_makes_one_ticket(
+    chat: ChatSession,
+) -> None:
+    await chat.say("the printer on floor 3 jams all the time")
+    await chat.say("open a ticket")
+    click = dict(chat.choices[0])
+
+    for _ in range(3):  # Teams re-sends the same activity (T1)
+        await _click(chat, click, activity_id="1700000000001")
+    await _click(chat, click)  # and a double click is a new activity
+
+    assert len(await _tickets(chat)) == 1
+    assert len(chat.services.registry.manifests) > 0
+
+
+async def test_a_password_typed_in_the_chat_never_reaches_the_ticket(
+    chat: ChatSession,
+) -> None:
+    await chat.say("Outlook rejects my password Winter2024! since this morning")
+    await chat.say("open a ticket")
+    await chat.say("1")
+
+    [ticket] = await _tickets(chat)
+    details = await chat.services.tickets.adetails(ticket.number)
+    stored = repr(details)
+    assert "Winter2024" not in stored
+    assert "[redacted]" in details.transcript
+
+
+async def test_staff_see_the_queue_and_employees_only_their_own(
+    settings: Settings,
+) -> None:
+    async with ChatSession(settings) as alex:
+        await alex.say("my laptop battery dies in an hour")
+        await alex.say("open a ticket")
+        await alex.say("1")
+        mine = _text(await alex.say("show the ticket queue"))
+    assert "Only the help-desk team can see the queue" in mine
+
+    async with ChatSession(settings, as_user=AGENT) as sam:
+        queue = _text(await sam.say("show the ticket queue"))
+    assert "Open tickets in the queue:" in queue
+    assert "Alex Employee" in queue
