@@ -198,6 +198,9 @@ class Settings(BaseSettings):
     servicenow_client_secret: SecretStr | None = None
     servicenow_timeout_s: float = Field(default=10.0, gt=0, le=120)
     """Per ServiceNow request; a slower answer is retried from the outbox."""
+    servicenow_close_code: str = "Solved (Permanently)"
+    """The resolution code a ticket resolved through the copilot gets; newer
+    instances use codes such as "Solution provided"."""
     servicenow_assignment_group: str | None = None
     """The assignment group (name or sys_id) new incidents go to."""
     ticket_default_group: str = "Service Desk"

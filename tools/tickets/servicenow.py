@@ -44,8 +44,8 @@ Warning:
     attachments) and read access to ``sys_journal_field``; without the
     latter, tickets read back without their comments and a warning is logged.
     Resolving sends ``close_code`` "Solved (Permanently)" (see
-    :data:`DEFAULT_CLOSE_CODE`); an instance with other resolution codes needs
-    ``close_code`` passed to the constructor. ServiceNow does not reopen a
+    :data:`DEFAULT_CLOSE_CODE`); an instance with other resolution codes sets
+    ``HELPDESK_SERVICENOW_CLOSE_CODE``. ServiceNow does not reopen a
     closed incident: the employee is asked to open a new ticket.
 """
 
@@ -233,7 +233,7 @@ class ServiceNowTickets:
         engine: AsyncEngine,
         *,
         http: httpx.AsyncClient | None = None,
-        close_code: str = DEFAULT_CLOSE_CODE,
+        close_code: str | None = None,
     ) -> None:
         if not settings.servicenow_url:
             raise ConfigError(
@@ -255,7 +255,7 @@ class ServiceNowTickets:
         self._engine = engine
         self._base = settings.servicenow_url.rstrip("/")
         self._timeout = settings.servicenow_timeout_s
-        self._close_code = close_code
+        self._close_code = close_code or settings.servicenow_close_code
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(self._timeout), follow_redirects=False
