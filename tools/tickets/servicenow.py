@@ -255,7 +255,9 @@ class ServiceNowTickets:
         self._engine = engine
         self._base = settings.servicenow_url.rstrip("/")
         self._timeout = settings.servicenow_timeout_s
-        self._close_code = close_code or settings.servicenow_close_code
+        self._close_code = (
+            settings.servicenow_close_code if close_code is None else close_code
+        )
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(self._timeout), follow_redirects=False
