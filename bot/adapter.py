@@ -1,24 +1,45 @@
 """The only module that knows the Bot Framework SDK (``botbuilder``).
 
 It builds the ``CloudAdapter`` and its authentication from our settings,
-validates inbound tokens, and runs a ``TeamsActivityHandler`` that hands each
-activity to :class:`bot.handler.TurnHandler` as our own types. A host on
-another SDK replaces this module and nothing else.
+validates inbound tokens, runs a ``TeamsActivityHandler`` that hands each
+activity to :class:`bot.handler.TurnHandler` as our own types, and sends
+proactive messages from stored conversation references. A host on another SDK
+replaces this module and nothing else.
+
+Proactive sends raise our own errors, so callers never see the SDK's::
+
+    HelpdeskError
+    ├── InvalidInput          the reference is malformed, or its serviceUrl is
+    │                         not loopback in local mode (never sent)
+    ├── NotFound
+    │   └── Unreachable       the connector answered 403 or 404: the user
+    │                         removed the app, or the bot left the chat
+    └── BackendUnavailable
+        └── ConnectorUnavailable  5xx, 429, 401, a timeout or a refused
+                                  connection: the same send may work later
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core import BotAdapter, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
 )
-from botbuilder.schema import Activity, ActivityTypes, Entity
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ConversationReference,
+    Entity,
+    ErrorResponseException,
+)
 from botframework.connector.auth import (
     AuthenticateRequestResult,
     AuthenticationConstants,
@@ -28,13 +49,60 @@ from botframework.connector.auth import (
 from bot import replies
 from bot.handler import InvokeResult, TurnHandler, new_correlation_id
 from bot.inbound import Inbound
-from bot.service_url import check_service_url_claim
-from tools.errors import ConfigError, InvalidInput
+from bot.service_url import (
+    check_local_service_url,
+    check_service_url_claim,
+    service_url_host,
+)
+from tools.errors import BackendUnavailable, ConfigError, InvalidInput, NotFound
 from tools.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _INBOUND = "helpdesk.inbound"
+
+PROACTIVE_TIMEOUT_S = 20.0
+"""One proactive send, connect to answer. Well under the notifier's lease
+(60 s), so that no other replica takes an event while it is being sent."""
+_UNREACHABLE_STATUSES = frozenset({403, 404})
+
+
+class Unreachable(NotFound):
+    """The connector will not deliver to this conversation (403 or 404).
+
+    Teams answers 403 ``BotNotInConversationRoster`` once the user removed the
+    app or the bot left the chat, and 404 ``ConversationNotFound`` for a
+    conversation that no longer exists. Retrying does not help; the user has
+    to write to the bot again.
+
+    Attributes:
+        status: the HTTP status.
+        code: the connector's error code, when it sent one.
+    """
+
+    def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class ConnectorUnavailable(BackendUnavailable):
+    """The connector failed in a way that may pass: retry later.
+
+    Attributes:
+        status: the HTTP status, or None when no answer came (timeout,
+            connection refused).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
 
 
 class _BotConfig:
@@ -171,6 +239,7 @@ class BotHost:
         self.adapter.on_turn_error = self._on_turn_error
         self._bot = _HelpdeskBot(handler)
         self._signed = not settings.local_mode
+        self._app_id = settings.app_id
 
     async def authenticate(
         self, body: dict[str, Any], auth_header: str | None
@@ -219,6 +288,82 @@ class BotHost:
             return None
         return InvokeResult(response.status, response.body)
 
+    async def send_proactive(
+        self,
+        reference: dict[str, Any],
+        activity: dict[str, Any],
+        *,
+        timeout_s: float = PROACTIVE_TIMEOUT_S,
+    ) -> str | None:
+        """Send one activity into a stored conversation, outside any turn.
+
+        In signed mode the bot authenticates as its app id; in local mode it
+        sends anonymously, and only to a loopback ``serviceUrl``.
+
+        Args:
+            reference: the conversation reference as saved by the handler
+                (Bot Framework JSON: ``serviceUrl``, ``conversation``,
+                ``bot``, ``user``, ``channelId``).
+            activity: the activity to send (Bot Framework JSON).
+            timeout_s: how long the connector may take to answer.
+
+        Returns:
+            The id the connector gave the new activity, when it gave one
+            (the handler updates the card by it after a click).
+
+        Raises:
+            InvalidInput: the reference has no usable ``serviceUrl`` or
+                conversation, or (local mode) its host is not loopback.
+            Unreachable: the connector answered 403 or 404.
+            ConnectorUnavailable: any other failure; the send may work later.
+        """
+        service_url = reference.get("serviceUrl") if reference else None
+        if self._signed:
+            service_url_host(service_url)
+        else:
+            check_local_service_url(service_url)
+        conversation = reference.get("conversation")
+        if not isinstance(conversation, dict) or not conversation.get("id"):
+            raise InvalidInput("the conversation reference has no conversation id")
+        try:
+            sdk_reference = ConversationReference().deserialize(reference)
+        except Exception as exc:  # msrest raises several unrelated types
+            raise InvalidInput(f"not a conversation reference: {exc}") from exc
+
+        sent: dict[str, Any] = {}
+
+        async def logic(context: TurnContext) -> None:
+            # Errors are kept, not raised: the adapter would hand them to
+            # on_turn_error, which apologises into the same dead conversation.
+            _limit_connector_timeout(context, timeout_s)
+            try:
+                response = await context.send_activity(to_sdk_activity(activity))
+            except Exception as exc:
+                sent["error"] = exc
+            else:
+                sent["id"] = response.id if response is not None else None
+
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout_s + 5):
+                await self.adapter.continue_conversation(
+                    sdk_reference, logic, bot_app_id=self._app_id or ""
+                )
+        except TimeoutError as exc:
+            raise ConnectorUnavailable(
+                f"the connector at {service_url} did not answer within {timeout_s:g} s"
+            ) from exc
+        except Exception as exc:  # the outbound token could not be obtained
+            raise _connector_error(exc, service_url) from exc
+        if "error" in sent:
+            raise _connector_error(sent["error"], service_url) from sent["error"]
+        logger.info(
+            "proactive message to %s: delivered in %.0f ms",
+            service_url,
+            (time.monotonic() - started) * 1000,
+        )
+        return sent.get("id") or None
+
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         correlation_id = new_correlation_id()
         logger.error(
@@ -233,3 +378,49 @@ class BotHost:
             )
         except Exception:
             logger.exception("could not send the apology [%s]", correlation_id)
+
+
+def _limit_connector_timeout(context: TurnContext, timeout_s: float) -> None:
+    """Give the turn's connector client an explicit timeout (msrest waits 100 s)."""
+    client = context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+    connection = getattr(getattr(client, "config", None), "connection", None)
+    if connection is not None:
+        connection.timeout = timeout_s
+
+
+def _connector_error(exc: BaseException, service_url: Any) -> Exception:
+    """Translate what the SDK raised while sending into our errors."""
+    if isinstance(exc, ErrorResponseException):
+        response = getattr(exc, "response", None)
+        status = int(getattr(response, "status_code", 0) or 0)
+        code = _error_code(exc)
+        what = f"the connector at {service_url} answered {status}" + (
+            f" {code}" if code else ""
+        )
+        if status in _UNREACHABLE_STATUSES:
+            return Unreachable(what, status=status, code=code)
+        return ConnectorUnavailable(
+            what, status=status or None, retry_after=_retry_after(response)
+        )
+    reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return ConnectorUnavailable(
+        f"could not send to the connector at {service_url}: "
+        f"{type(exc).__name__}: {reason}"
+    )
+
+
+def _error_code(exc: ErrorResponseException) -> str | None:
+    body = getattr(exc, "error", None)
+    inner = getattr(body, "error", None)
+    code = getattr(inner, "code", None)
+    return code if isinstance(code, str) and code else None
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds >= 0 else None

@@ -1,8 +1,9 @@
-"""The aiohttp application: ``/api/messages``, health and readiness.
+"""The aiohttp application: ``/api/messages``, the ITSM webhook, health and readiness.
 
 :func:`create_app` is the factory; its cleanup context opens the services and
-the copilot for the app's lifetime and closes them (and any turn still running
-in the background) at shutdown.
+the copilot for the app's lifetime, starts the background jobs (ticket
+deliveries and ticket news, :mod:`bot.jobs`), and closes them all (and any
+turn still running in the background) at shutdown.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import itsm_webhook
 from bot.adapter import BotHost
 from bot.handler import TurnHandler
 from bot.inbound import parse_activity
+from bot.jobs import BackgroundJobs, Job
+from bot.notify import Notifier
 from bot.service_url import check_local_service_url
 from bot.tasks import TaskOwner
 from tools.db import ping
@@ -40,6 +44,8 @@ HANDLER_KEY = web.AppKey("handler", TurnHandler)
 HOST_KEY = web.AppKey("host", BotHost)
 TASKS_KEY = web.AppKey("tasks", TaskOwner)
 SETTINGS_KEY = web.AppKey("settings", Settings)
+JOBS_KEY = web.AppKey("jobs", BackgroundJobs)
+NOTIFIER_KEY = web.AppKey("notifier", Notifier)
 
 CopilotFactory = Callable[[Settings, Services], AbstractAsyncContextManager[Any]]
 ServicesFactory = Callable[[Settings], AbstractAsyncContextManager[Services]]
@@ -95,21 +101,42 @@ def create_app(
                 directory=services.directory,
                 offers=services.registry.enabled_summaries,
             )
+            host = BotHost(settings, handler, credentials_factory=credentials_factory)
+            notifier = Notifier(
+                services.db, host, backoff_cap_s=settings.outbox_backoff_max_s
+            )
+            jobs = BackgroundJobs(
+                background_jobs(services, notifier), interval_s=settings.notify_poll_s
+            )
             app[SERVICES_KEY] = services
             app[HANDLER_KEY] = handler
-            app[HOST_KEY] = BotHost(
-                settings, handler, credentials_factory=credentials_factory
-            )
+            app[HOST_KEY] = host
+            app[NOTIFIER_KEY] = notifier
+            app[JOBS_KEY] = jobs
+            jobs.start()
             try:
                 yield
             finally:
+                await jobs.aclose()
                 await app[TASKS_KEY].aclose()
 
     app.cleanup_ctx.append(lifetime)
     app.router.add_post("/api/messages", _messages)
+    app.router.add_post("/api/itsm/events", _itsm_events)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     return app
+
+
+def background_jobs(services: Services, notifier: Notifier) -> list[Job]:
+    """The loop's steps: the ticket system's outbox when it has one, then news."""
+    jobs = []
+    tickets = getattr(services, "tickets", None)
+    outbox = getattr(tickets, "arun_due", None)
+    if callable(outbox):
+        jobs.append(Job("ticket-outbox", outbox))
+    jobs.append(Job("ticket-news", notifier.run_once))
+    return jobs
 
 
 def _is_loopback(remote: str | None) -> bool:
@@ -209,6 +236,42 @@ async def _messages(request: web.Request) -> web.Response:
     if result is None:
         return web.Response(status=200)
     return web.json_response(result.body, status=result.status)
+
+
+async def _itsm_events(request: web.Request) -> web.Response:
+    """ServiceNow's signed ticket events (see :mod:`bot.itsm_webhook`)."""
+    settings = request.app[SETTINGS_KEY]
+    if not itsm_webhook.is_enabled(settings):
+        answer = itsm_webhook.disabled_answer()
+        return web.json_response(answer.body, status=answer.status)
+    body = await _read_at_most(request, itsm_webhook.MAX_BODY_BYTES)
+    if body is None:
+        answer = itsm_webhook.too_large_answer()
+        return web.json_response(answer.body, status=answer.status)
+    services = request.app.get(SERVICES_KEY)
+    if services is None:
+        return _error(503, "starting")
+
+    answer = await itsm_webhook.receive(
+        body, request.headers, settings=settings, engine=services.db
+    )
+    if answer.body.get("status") == "accepted":
+        request.app[JOBS_KEY].kick()
+    return web.json_response(answer.body, status=answer.status)
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is longer than ``limit`` (read no further)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _healthz(_request: web.Request) -> web.Response:

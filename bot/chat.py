@@ -7,18 +7,25 @@ citations as a numbered source list, Adaptive Cards with numbered choices, a
 one-time secret in a box. Answering with a choice's number posts what Teams
 posts for a click: the action's ``data`` as ``value``, empty text, and the
 card's activity id as ``replyToId``.
+
+The bot runs in this process with its background jobs, so ticket news (a
+ticket resolved with ``helpdesk tickets resolve`` in another terminal) arrives
+between questions: :func:`run_chat` prints it as it comes, above the prompt.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import socket
+import sys
 import textwrap
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import aiohttp
 from aiohttp import web
@@ -227,6 +234,9 @@ class ChatSession:
         """Cards the bot redrew during the last exchange (after a decision)."""
         self._choice_cards: list[str] = []
         self._choice_comment: list[bool] = []
+        self._consumed = 0
+        """Connector calls already returned by :meth:`say` or :meth:`news`."""
+        self._exchange = asyncio.Lock()
 
     async def __aenter__(self) -> ChatSession:
         await self.connector.start()
@@ -307,10 +317,44 @@ class ChatSession:
             return await self._send("", value, reply_to_id=self._choice_cards[index])
         return await self._send(text, None)
 
+    async def news(self) -> list[dict[str, Any]]:
+        """Messages the bot sent on its own since the last exchange (ticket news).
+
+        Cards among them become the current numbered choices.
+        """
+        async with self._exchange:
+            calls = self.connector.calls
+            new = [
+                c
+                for c in calls[self._consumed :]
+                if c.method == "POST" and c.activity.get("type") == "message"
+            ]
+            self._consumed = len(calls)
+            self._take_choices(new)
+            return [c.activity for c in new]
+
+    async def wait_for_news(self) -> list[dict[str, Any]]:
+        """Wait until the bot sends something outside an exchange; return it."""
+        while True:
+            await self.connector.wait_for_calls(self._consumed + 1, wait_s=None)
+            found = await self.news()
+            if found:
+                return found
+
     async def _send(
         self, text: str, value: Any, *, reply_to_id: str | None = None
     ) -> list[dict[str, Any]]:
-        before = len(self.connector.calls)
+        async with self._exchange:
+            replies = await self._exchange_once(text, value, reply_to_id)
+            self._consumed = len(self.connector.calls)
+            return replies
+
+    async def _exchange_once(
+        self, text: str, value: Any, reply_to_id: str | None
+    ) -> list[dict[str, Any]]:
+        # News that arrived since the last exchange and was not shown yet is
+        # shown with this answer.
+        before = self._consumed
         activity = message_activity(
             service_url=self.connector.url,
             conversation_id=self.conversation_id,
@@ -336,6 +380,10 @@ class ChatSession:
         new = self._ours(self.connector.calls[before:])
         self.updated = [c.activity for c in new if c.method == "PUT"]
         sent = [c for c in new if c.method == "POST"]
+        self._take_choices(sent)
+        return [c.activity for c in sent]
+
+    def _take_choices(self, sent: list[Recorded]) -> None:
         choices: list[dict[str, Any]] = []
         cards: list[str] = []
         comments: list[bool] = []
@@ -348,7 +396,6 @@ class ChatSession:
             self.choices = choices
             self._choice_cards = cards
             self._choice_comment = comments
-        return [c.activity for c in sent]
 
     def _ours(self, calls: list[Recorded]) -> list[Recorded]:
         return [
@@ -370,15 +417,40 @@ async def run_chat(
     write: Callable[[str], None],
     *,
     echo: bool = False,
+    notice: Callable[[str], None] | None = None,
 ) -> None:
     """Feed ``lines`` to the bot and ``write`` each answer, until /quit or the end.
+
+    Messages the bot sends between two questions (ticket news) are shown as
+    they arrive.
 
     Args:
         session: an entered :class:`ChatSession`.
         lines: what the user types, one question per item.
         write: prints one block of text.
         echo: also write each question (a script piped in on stdin).
+        notice: shows a message that arrives while the user is typing;
+            defaults to :func:`terminal_notice` on an interactive terminal,
+            else ``write``.
     """
+    if notice is None:
+        notice = terminal_notice() if not echo and sys.stdout.isatty() else write
+    watcher = asyncio.create_task(_show_news(session, notice), name="chat-ticket-news")
+    try:
+        await _converse(session, lines, write, echo=echo)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def _converse(
+    session: ChatSession,
+    lines: AsyncIterator[str],
+    write: Callable[[str], None],
+    *,
+    echo: bool,
+) -> None:
     async for raw in lines:
         line = raw.strip()
         if not line:
@@ -393,8 +465,46 @@ async def run_chat(
             write(f"{BOT_PROMPT}(the card now reads: {' '.join(status)})")
         if not replies:
             write(f"{BOT_PROMPT}(no answer)")
-        numbered = 0
-        for reply in replies:
-            text, choices = render(reply, first=numbered + 1)
-            numbered += len(choices)
-            write(f"{BOT_PROMPT}{text}")
+        _write_replies(replies, write)
+
+
+def _write_replies(replies: list[dict[str, Any]], write: Callable[[str], None]) -> None:
+    numbered = 0
+    for reply in replies:
+        text, choices = render(reply, first=numbered + 1)
+        numbered += len(choices)
+        write(f"{BOT_PROMPT}{text}")
+
+
+async def _show_news(session: ChatSession, notice: Callable[[str], None]) -> None:
+    while True:
+        news = await session.wait_for_news()
+        _write_replies(news, notice)
+
+
+def terminal_notice(
+    prompt: str = PROMPT, stream: TextIO | None = None
+) -> Callable[[str], None]:
+    """Show a message above the prompt the user is typing at, then redraw it.
+
+    The prompt line is cleared, the message printed, and the prompt drawn
+    again with what was typed so far. On a terminal this loads ``readline``,
+    which ``input()`` then uses (it also gives line editing and history), so
+    that the half-typed line can be read back and redrawn; without it the
+    terminal still keeps the typed text, unseen.
+    """
+    out = stream or sys.stdout
+    if stream is None:
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401 - input() uses it once it is loaded
+
+    def show(text: str) -> None:
+        typed = ""
+        readline = sys.modules.get("readline")
+        if readline is not None:
+            with contextlib.suppress(Exception):
+                typed = readline.get_line_buffer()
+        out.write(f"\r\x1b[K{text}\n{prompt}{typed}")
+        out.flush()
+
+    return show

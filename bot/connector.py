@@ -3,6 +3,10 @@
 The bot posts its replies to the activity's ``serviceUrl``; point that here and
 every reply, typing indicator and update is recorded and can be awaited. The
 terminal chat and the tests use it in place of Teams' connector service.
+
+Faults are injected here, as Teams' service would answer them:
+:meth:`LocalConnector.fail_next` makes the next posts answer 403
+``BotNotInConversationRoster``, 404, 429 or 5xx, or answer late.
 """
 
 from __future__ import annotations
@@ -18,6 +22,29 @@ from aiohttp import web
 logger = logging.getLogger(__name__)
 
 DEFAULT_WAIT_S = 10.0
+
+_ERROR_CODES = {
+    403: "BotNotInConversationRoster",
+    404: "ConversationNotFound",
+    429: "Throttled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """How the connector answers one post instead of accepting it.
+
+    Attributes:
+        status: the HTTP status to answer (0 accepts after ``delay_s``).
+        code: the error code in the body; Teams' usual one by default.
+        delay_s: wait this long before answering (a slow or hung service).
+        retry_after: the ``Retry-After`` header of a 429 or 503.
+    """
+
+    status: int
+    code: str | None = None
+    delay_s: float = 0.0
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +67,36 @@ class LocalConnector:
         host: interface to listen on (loopback).
         port: 0 picks a free port.
         calls: every recorded call, in arrival order.
+        refused: posts answered with a fault instead (not in ``calls``).
     """
 
     host: str = "127.0.0.1"
     port: int = 0
     calls: list[Recorded] = field(default_factory=list)
+    refused: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._cursor = 0
+        self._faults: list[Fault] = []
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        code: str | None = None,
+        delay_s: float = 0.0,
+        retry_after: float | None = None,
+    ) -> None:
+        """Answer the next ``times`` posted activities with ``status``.
+
+        ``status`` 0 with a ``delay_s`` accepts late instead (a slow service).
+        """
+        fault = Fault(status, code, delay_s, retry_after)
+        self._faults.extend([fault] * times)
 
     @property
     def url(self) -> str:
@@ -91,16 +137,22 @@ class LocalConnector:
         except ValueError:
             return web.json_response({"error": "body is not JSON"}, status=400)
         activity_id = str(next(self._ids))
-        self.calls.append(
-            Recorded(
-                method=method,
-                conversation_id=request.match_info["conversation"],
-                activity=activity,
-                reply_to_id=request.match_info.get("activity"),
-                authorization=request.headers.get("Authorization"),
-                activity_id=activity_id,
-            )
+        recorded = Recorded(
+            method=method,
+            conversation_id=request.match_info["conversation"],
+            activity=activity,
+            reply_to_id=request.match_info.get("activity"),
+            authorization=request.headers.get("Authorization"),
+            activity_id=activity_id,
         )
+        if self._faults:
+            fault = self._faults.pop(0)
+            if fault.delay_s:
+                await asyncio.sleep(fault.delay_s)
+            if fault.status:
+                self.refused.append(recorded)
+                return _error_response(fault)
+        self.calls.append(recorded)
         async with self._changed:
             self._changed.notify_all()
         return web.json_response({"id": activity_id})
@@ -144,6 +196,17 @@ class LocalConnector:
             and (conversation_id is None or c.conversation_id == conversation_id)
         )
 
+    async def wait_for_calls(
+        self, count: int, *, wait_s: float | None = DEFAULT_WAIT_S
+    ) -> None:
+        """Wait until at least ``count`` calls were recorded (``None``: no limit).
+
+        Raises:
+            TimeoutError: fewer arrived within ``wait_s`` seconds.
+        """
+        async with asyncio.timeout(wait_s), self._changed:
+            await self._changed.wait_for(lambda: len(self.calls) >= count)
+
     async def wait_for_messages(
         self,
         count: int,
@@ -172,3 +235,16 @@ class LocalConnector:
         message = found[self._cursor]
         self._cursor += 1
         return message
+
+
+def _error_response(fault: Fault) -> web.Response:
+    """The Bot Connector's error body: ``{"error": {"code", "message"}}``."""
+    code = fault.code or _ERROR_CODES.get(fault.status, "ServiceError")
+    headers = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = f"{fault.retry_after:g}"
+    return web.json_response(
+        {"error": {"code": code, "message": f"injected fault {fault.status}"}},
+        status=fault.status,
+        headers=headers,
+    )

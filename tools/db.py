@@ -340,10 +340,43 @@ async def save_reference(
     statement = dialect.insert(conversation_references).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["tenant_id", "user_object_id", "conversation_id"],
-        set_={"reference": values["reference"], "updated_at": values["updated_at"]},
+        # A message from the user means the bot can reach them here again.
+        set_={
+            "reference": values["reference"],
+            "updated_at": values["updated_at"],
+            "unreachable_at": None,
+        },
     )
     async with engine.begin() as conn:
         await conn.execute(statement)
+
+
+async def mark_unreachable(
+    engine: AsyncEngine,
+    tenant_id: str,
+    user_object_id: str,
+    conversation_id: str,
+) -> bool:
+    """Remember that the bot can no longer post in this conversation.
+
+    Teams answers 403 or 404 once the user removed the app or the bot left
+    the chat; proactive messages then skip this reference until the user
+    writes again (:func:`save_reference` clears the mark).
+
+    Returns:
+        True when a stored reference was marked.
+    """
+    table = conversation_references
+    statement = (
+        table.update()
+        .where(table.c.tenant_id == tenant_id)
+        .where(table.c.user_object_id == user_object_id)
+        .where(table.c.conversation_id == conversation_id)
+        .values(unreachable_at=_now())
+    )
+    async with engine.begin() as conn:
+        result = await conn.execute(statement)
+    return int(result.rowcount or 0) > 0
 
 
 async def get_reference(
