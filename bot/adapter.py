@@ -13,7 +13,9 @@ Proactive sends raise our own errors, so callers never see the SDK's::
     │                         not loopback in local mode (never sent)
     ├── NotFound
     │   └── Unreachable       the connector answered 403 or 404: the user
-    │                         removed the app, or the bot left the chat
+    │                         removed the app, or the bot left the chat; in
+    │                         local mode also a loopback connector that is
+    │                         gone (a terminal chat that ended)
     └── BackendUnavailable
         └── ConnectorUnavailable  5xx, 429, 401, a timeout or a refused
                                   connection: the same send may work later
@@ -76,11 +78,14 @@ class Unreachable(NotFound):
     to write to the bot again.
 
     Attributes:
-        status: the HTTP status.
+        status: the HTTP status; None for a local connector that refused
+            the connection.
         code: the connector's error code, when it sent one.
     """
 
-    def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -314,7 +319,8 @@ class BotHost:
         Raises:
             InvalidInput: the reference has no usable ``serviceUrl`` or
                 conversation, or (local mode) its host is not loopback.
-            Unreachable: the connector answered 403 or 404.
+            Unreachable: the connector answered 403 or 404, or (local mode)
+                nothing listens at the loopback ``serviceUrl`` any more.
             ConnectorUnavailable: any other failure; the send may work later.
         """
         service_url = reference.get("serviceUrl") if reference else None
@@ -356,7 +362,16 @@ class BotHost:
         except Exception as exc:  # the outbound token could not be obtained
             raise _connector_error(exc, service_url) from exc
         if "error" in sent:
-            raise _connector_error(sent["error"], service_url) from sent["error"]
+            error = sent["error"]
+            if not self._signed and _connection_refused(error):
+                # Local connectors (a terminal chat, the Playground) come and
+                # go with their process; the user's next message clears this.
+                raise Unreachable(
+                    f"nothing listens at the local connector {service_url}",
+                    status=None,
+                    code="ConnectionRefused",
+                ) from error
+            raise _connector_error(error, service_url) from error
         logger.info(
             "proactive message to %s: delivered in %.0f ms",
             service_url,
@@ -407,6 +422,30 @@ def _connector_error(exc: BaseException, service_url: Any) -> Exception:
         f"could not send to the connector at {service_url}: "
         f"{type(exc).__name__}: {reason}"
     )
+
+
+def _connection_refused(exc: BaseException) -> bool:
+    """True when the send failed because nothing listens at the address.
+
+    The SDK wraps the socket error several times (msrest, requests, urllib3);
+    look through the chain rather than at the message.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        linked = [
+            getattr(current, name, None)
+            for name in ("inner_exception", "reason", "__cause__", "__context__")
+        ]
+        linked += list(current.args)
+        stack.extend(item for item in linked if isinstance(item, BaseException))
+    return False
 
 
 def _error_code(exc: ErrorResponseException) -> str | None:

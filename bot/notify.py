@@ -10,7 +10,8 @@ Each event goes to a stored conversation reference of its caller:
    is not posted into a group chat the employee did not raise it in).
 
 A reference the connector refuses with 403 or 404 (the user removed the app,
-the bot left the chat) is marked unreachable, so no later event tries it
+the bot left the chat), or in local mode a loopback connector that is gone (a
+terminal chat that ended), is marked unreachable, so no later event tries it
 again until the user writes to the bot; the next candidate is tried. An event
 with no usable reference is settled ``unreachable``; a transient failure
 (5xx, 429, timeout, connection refused) is retried with exponential backoff.

@@ -200,6 +200,26 @@ async def test_a_404_in_a_group_chat_falls_back_to_the_personal_chat(
     assert (await event_row(_engine(bot), event.event_id)).status == "delivered"
 
 
+async def test_news_for_an_ended_terminal_chat_goes_to_the_current_one(
+    bot: RunningBot, connector: LocalConnector
+) -> None:
+    async with LocalConnector() as ended:
+        earlier = f"a:{uuid.uuid4().hex}"
+        activity = message_activity(
+            service_url=ended.url, conversation_id=earlier, user=bot.user, text="hi"
+        )
+        assert (await bot.post(activity))[0] == 200
+    await _say_hello(bot)  # a new chat, on a connector that is running
+
+    event = await _record(bot, ticket_event(conversation_id=earlier))
+    delivered = await bot.app[NOTIFIER_KEY].run_once()
+
+    assert delivered == 1
+    assert connector.calls[-1].conversation_id == bot.conversation_id
+    assert await _unreachable_at(_engine(bot), earlier) is not None
+    assert (await event_row(_engine(bot), event.event_id)).status == "delivered"
+
+
 async def test_news_never_goes_to_a_group_chat_the_ticket_was_not_raised_in(
     bot: RunningBot, connector: LocalConnector
 ) -> None:
@@ -324,6 +344,43 @@ async def test_a_signed_bot_sends_news_with_its_own_token(
     [card] = _news(connector)
     assert connector.calls[-1].authorization == f"Bearer {FIXED_OUTBOUND_TOKEN}"
     assert card["summary"].startswith("INC0001001 was resolved")
+
+
+async def test_a_signed_bot_retries_when_the_connector_refuses_the_connection(
+    connector: LocalConnector,
+) -> None:
+    with OpenIdServer() as openid:
+        settings = load_settings(
+            app_id=APP_ID,
+            app_password="not-a-real-secret",
+            allowed_tenants="*",
+            openid_metadata_url=openid.metadata_url,
+            token_issuer="https://api.botframework.com",
+            notify_poll_s=600,
+        )
+        factory = FixedTokenCredentialsFactory(APP_ID)
+        async with run_bot(settings, connector, credentials_factory=factory) as bot:
+            await bot.app[JOBS_KEY].wait_for_passes(1)
+            async with LocalConnector() as down:
+                token = openid.sign(audience=APP_ID, service_url=down.url)
+                activity = message_activity(
+                    service_url=down.url,
+                    conversation_id=bot.conversation_id,
+                    user=bot.user,
+                    text="hello",
+                )
+                await bot.post(activity, headers={"Authorization": f"Bearer {token}"})
+            event = await _record(
+                bot, ticket_event(conversation_id=bot.conversation_id)
+            )
+            delivered = await bot.app[NOTIFIER_KEY].run_once()
+            row = await event_row(_engine(bot), event.event_id)
+            marked = await _unreachable_at(_engine(bot), bot.conversation_id)
+
+    assert delivered == 0
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "ConnectionError" in row.last_error
+    assert marked is None
 
 
 # -- the loop ------------------------------------------------------------------
