@@ -112,7 +112,7 @@ _STOPWORDS = _wordset(
     im i'm ive i've cant can't dont don't"""
 )
 _SMALL_TALK = _wordset(
-    """hi hello hey hiya morning afternoon evening good thanks thank you ty
+    """hi hello hey hiya morning afternoon evening good thanks thank you ty again
     cheers bye goodbye ok okay great cool help me what can do who are there
     please much lot a so the"""
 )
@@ -331,6 +331,14 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     if not scored:
         return None
     best_score, _, best = scored[0]
+    if best is search and search is not None:
+        named = next(
+            (t for _, _, t in scored if t is not search and _asks_for(query, t)), None
+        )
+        if named is not None and not (_HOW_TO.search(text) and named.side_effects):
+            # "The printer jams, open a ticket": the request is explicit, however
+            # much the rest sounds like a question for the articles.
+            return named
     if search is None or best is search:
         return best if best_score >= _ROUTE_THRESHOLD or best is search else search
     search_score = next(score for score, _, tool in scored if tool is search)
@@ -340,13 +348,26 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     lead = (_ACTION_LEAD if best.side_effects else 0.0) + (
         _QUESTION_LEAD if how_to else 0.0
     )
-    meant = (
-        _closest_example(query, best, weights) >= _MIN_EXAMPLE_MATCH
-        or _described(query, best) >= _MIN_DESCRIPTION_MATCH
+    # A description alone is not enough to act: "hello again" shares only
+    # "again" with a tool that signs people out.
+    meant = _closest_example(query, best, weights) >= _MIN_EXAMPLE_MATCH or (
+        _described(query, best) >= _MIN_DESCRIPTION_MATCH
+        and not (best.side_effects and len(query) < 2)
     )
     if meant and best_score >= _ROUTE_THRESHOLD and best_score >= search_score + lead:
         return best
     return search
+
+
+def _asks_for(query: AbstractSet[str], tool: _ToolInfo) -> bool:
+    """The message contains one of the tool's examples that names the tool
+    ("open a ticket" for create_ticket), every word of it."""
+    name_terms = _terms(tool.name.replace("_", " "))
+    for example in tool.examples:
+        wanted = _terms(example)
+        if len(wanted) >= 2 and wanted & name_terms and wanted <= query:
+            return True
+    return False
 
 
 def _term_weights(tools: Sequence[_ToolInfo]) -> dict[str, float]:
@@ -509,8 +530,10 @@ def _match_enum(options: Sequence[Any], text: str) -> Any:
         shared = {t for i, other in enumerate(tokens) if i != position for t in other}
         for token in wanted:
             if len(token) >= 4 and token not in shared:
-                ratio = max([ratio, *(_ratio(token, w) for w in words)])
-        if ratio >= 0.8 and (best is None or ratio > best[0]):
+                # One close word names it ("projct"), but "open" is not "reopen".
+                close = [r for w in words if (r := _ratio(token, w)) >= 0.85]
+                ratio = max([ratio, *close])
+        if ratio >= 0.85 and (best is None or ratio > best[0]):
             best = (ratio, position)
     return options[best[1]] if best is not None else None
 

@@ -100,6 +100,7 @@ def create_app(
                 copilot,
                 directory=services.directory,
                 offers=services.registry.enabled_summaries,
+                tickets=getattr(services, "tickets", None),
             )
             host = BotHost(settings, handler, credentials_factory=credentials_factory)
             notifier = Notifier(

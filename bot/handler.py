@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent.runner import Copilot, TurnReply, thread_id_for
-from bot import cards, replies
+from bot import cards, replies, ticket_news
 from bot.inbound import Inbound
 from bot.mentions import clean_text, has_words
 from bot.serial import ConversationGate
@@ -34,6 +34,8 @@ from tools.errors import HelpdeskError, NotFound
 from tools.identity import Requester
 from tools.secrets import OneTimeSecret
 from tools.settings import Settings
+from tools.tickets.base import TicketSystem
+from tools.tickets.events import get_event
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ class TurnHandler:
     offers: Callable[[], list[str]] = list
     """What the enabled tools do now, in employees' words (the greeting
     promises only these)."""
+    tickets: TicketSystem | None = None
+    """The service desk, for "did this fix it?" clicks on ticket news."""
     typing_interval_s: float = TYPING_INTERVAL_S
     gate: ConversationGate = field(default_factory=ConversationGate)
     """Runs one turn at a time per conversation (see :mod:`bot.serial`)."""
@@ -142,6 +146,10 @@ class TurnHandler:
             await self._route_message(inbound, outbox)
 
     async def _route_message(self, inbound: Inbound, outbox: Outbox) -> None:
+        ticket_choice = ticket_news.read_ticket_choice(inbound.value)
+        if ticket_choice is not None:
+            await self.on_ticket_choice(ticket_choice, inbound, outbox)
+            return
         raw = inbound.text or ""
         submitted = inbound.value is not None or inbound.reply_to_id is not None
         blank_submit = not raw.strip() and submitted and not inbound.attachment_types
@@ -221,6 +229,35 @@ class TurnHandler:
         else:
             line = replies.card_unusable()
         await outbox.send(replies.text_activity(line))
+
+    async def on_ticket_choice(
+        self, choice: ticket_news.TicketChoice, inbound: Inbound, outbox: Outbox
+    ) -> None:
+        """A "did this fix it?" click on ticket news: close or reopen, once,
+        for the ticket's caller only; never through the model."""
+        if self.tickets is None:
+            await outbox.send(replies.text_activity(replies.card_unusable()))
+            return
+        requester = await self._requester(inbound)
+        result = await ticket_news.decide_ticket_choice(choice, requester, self.tickets)
+        logger.info(
+            "ticket choice on %s in %s: %s",
+            choice.ticket,
+            inbound.conversation_id,
+            result.outcome,
+        )
+        await outbox.send(replies.text_activity(result.reply))
+        if result.redraw and inbound.reply_to_id:
+            try:
+                event = await get_event(self.engine, choice.event_id)
+                await outbox.update(
+                    inbound.reply_to_id,
+                    ticket_news.decided_news_activity(
+                        choice, event=event, by=requester.name
+                    ),
+                )
+            except Exception as exc:  # a redraw is cosmetic
+                logger.warning("could not redraw ticket news: %s", type(exc).__name__)
 
     async def _card_unreadable(self, inbound: Inbound, outbox: Outbox) -> None:
         thread_id = thread_id_for(

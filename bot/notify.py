@@ -40,8 +40,14 @@ from bot.ticket_news import news_activity
 from tools.db import conversation_references, mark_unreachable
 from tools.errors import InvalidInput
 from tools.tickets.base import TicketEvent
-from tools.tickets.events import DueEvent, Settlement, backoff, claim_due, settle
-from tools.tickets.tables import ticket_events
+from tools.tickets.events import (
+    DueEvent,
+    Settlement,
+    backoff,
+    claim_due,
+    get_event,
+    settle,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -211,26 +217,7 @@ async def find_target(
 
 async def stored_event(engine: AsyncEngine, event_id: str) -> TicketEvent | None:
     """One recorded event by id (to redraw its card after a click)."""
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                ticket_events.select().where(ticket_events.c.event_id == event_id)
-            )
-        ).first()
-    if row is None:
-        return None
-    return TicketEvent(
-        event_id=row.event_id,
-        kind=row.kind,
-        reference=row.reference,
-        number=row.number,
-        caller_id=row.caller_id,
-        tenant_id=row.tenant_id,
-        text=row.text,
-        author=row.author,
-        conversation_id=row.conversation_id,
-        at=_utc(row.created_at),
-    )
+    return await get_event(engine, event_id)
 
 
 def _utc(value: datetime) -> datetime:

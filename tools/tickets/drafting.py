@@ -20,6 +20,7 @@ DESCRIPTION_MAX = 4000
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_CLAUSE = re.compile(r"\s*[,;:\u2013\u2014]\s*|\s+-\s+")
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -217,10 +218,16 @@ def problem_lines(conversation: Conversation) -> list[str]:
     than "open a ticket" or "that didn't help", oldest first."""
     lines = []
     for line in conversation.employee_lines:
-        words = set(_WORD.findall(line.lower()))
-        if any(len(w) >= 3 and w.isalpha() for w in words - _META):
-            lines.append(line.strip())
+        # "The printer jams, open a ticket": keep the clause about the problem.
+        kept = [c.strip() for c in _CLAUSE.split(line) if _about_problem(c)]
+        if kept:
+            lines.append(", ".join(kept))
     return lines
+
+
+def _about_problem(clause: str) -> bool:
+    words = set(_WORD.findall(clause.lower()))
+    return any(len(w) >= 3 and w.isalpha() for w in words - _META)
 
 
 def categorise(text: str) -> str:

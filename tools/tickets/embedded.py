@@ -671,7 +671,8 @@ def _event_kind(row: Any, state: str, by: str, note: str) -> EventKind | None:
     if state == "resolved":
         return "resolved"
     if row.state == "resolved" and state == "in_progress":
-        return "reopened"
+        # The employee who reopened it knows; staff reopening it tell them.
+        return None if _is_caller(row, by) else "reopened"
     if state == "closed" and not _is_caller(row, by):
         return "closed"
     if state == "on_hold" and note:

@@ -154,6 +154,17 @@ async def settle(
         )
 
 
+async def get_event(engine: AsyncEngine, event_id: str) -> TicketEvent | None:
+    """One recorded event by id (to redraw its card after a click)."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                ticket_events.select().where(ticket_events.c.event_id == event_id)
+            )
+        ).first()
+    return _event(row) if row is not None else None
+
+
 async def event_status(engine: AsyncEngine, event_id: str) -> str | None:
     """Where one event stands (for tests and the operator)."""
     async with engine.connect() as conn:

@@ -168,6 +168,13 @@ def _links(ctx: ToolContext) -> list[tuple[str, str]]:
     ]
 
 
+def _me(ctx: ToolContext) -> str:
+    """Who changes a ticket's state: the employee's UPN (or id), which the
+    ticket systems recognise as the caller, so that they do not notify the
+    employee of their own change."""
+    return ctx.requester.upn or ctx.requester.object_id
+
+
 def _caller(requester: Requester) -> Caller:
     return Caller(
         object_id=requester.object_id,
@@ -367,7 +374,7 @@ async def comment_on_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResul
     await tickets.acomment(ticket.label, body, author=author, from_caller=True)
     if ticket.state == "on_hold":
         # The service desk was waiting for the employee; the answer is in.
-        await tickets.aset_state(ticket.label, "in_progress", by=author)
+        await tickets.aset_state(ticket.label, "in_progress", by=_me(ctx))
     told = f"Added your comment to {ticket.label}. The service desk will see it."
     return ToolResult(
         f"Comment added to {ticket.label}.",
@@ -429,7 +436,7 @@ async def update_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     if why:
         await tickets.acomment(ticket.label, why, author=author, from_caller=True)
     state: TicketState = "closed" if action == "close" else "in_progress"
-    updated = await tickets.aset_state(ticket.label, state, by=author, note=why)
+    updated = await tickets.aset_state(ticket.label, state, by=_me(ctx), note=why)
     told = (
         f"Closed {updated.label}. Glad it's sorted."
         if action == "close"

@@ -7,10 +7,13 @@ and the local connector capturing every reply.
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from fakes.servicenow_server import PASSWORD, USER, serve_fake_servicenow
 
 from bot.chat import ChatSession, message_activity, render
 from tools.settings import Settings, load_settings
@@ -194,3 +197,66 @@ async def test_staff_see_the_queue_and_employees_only_their_own(
         queue = _text(await sam.say("show the ticket queue"))
     assert "Open tickets in the queue:" in queue
     assert "Alex Employee" in queue
+
+
+async def _news(chat: ChatSession) -> list[dict[str, Any]]:
+    return await asyncio.wait_for(chat.wait_for_news(), 15)
+
+
+async def test_a_resolved_ticket_is_news_and_no_reopens_it_once() -> None:
+    async with ChatSession(load_settings(notify_poll_s=0.1)) as chat:
+        await chat.say("my docking station does not charge the laptop, open a ticket")
+        await chat.say("1")
+        [ticket] = await _tickets(chat)
+
+        # A technician resolves it from `helpdesk tickets` (same system, same event).
+        await chat.services.tickets.aset_state(
+            ticket.number, "resolved", by="Sam Rivera", note="Firmware updated."
+        )
+        [news] = await _news(chat)
+        shown = render(news)[0]
+        assert "Firmware updated." in shown
+        assert "Did this fix it?" in shown
+
+        told = _text(await chat.say("2"))  # "No, reopen it"
+        again = _text(await chat.say("2"))
+        reopened = await chat.services.tickets.aget(ticket.number)
+
+    assert reopened.state == "in_progress"
+    assert "reopen" in told.lower()
+    assert "already" in again.lower()
+    assert [c.body for c in reopened.comments if c.from_caller] == [
+        "The employee says the resolution did not fix it."
+    ]
+
+
+async def test_servicenow_down_then_back_makes_one_ticket_and_tells_twice(
+    tmp_path: Any,
+) -> None:
+    async with serve_fake_servicenow() as fake:
+        fake.add_user("alex@contoso.example", "Alex Employee")
+        settings = load_settings(
+            ticket_backend="servicenow",
+            servicenow_url=fake.url,
+            servicenow_user=USER,
+            servicenow_password=PASSWORD,
+            servicenow_timeout_s=0.5,
+            notify_poll_s=0.1,
+        )
+        fake.fail_next(503, path_contains="/api/now/table/incident")
+        async with ChatSession(settings) as chat:
+            await chat.say("my headset crackles in every call, open a ticket")
+            first = _text(await chat.say("1"))
+            [reference] = re.findall(r"HD-[A-Z2-7]{6}", first)
+            assert "isn't answering right now" in first
+            assert fake.incidents == []
+
+            # ServiceNow is back: the outbox delivers and the employee hears the number.
+            [news] = await _news(chat)
+            [incident] = fake.incidents
+            assert incident["number"] in render(news)[0]
+            status = _text(await chat.say(f"status of {reference}"))
+
+    assert len(fake.incidents) == 1
+    assert incident["correlation_id"]
+    assert incident["number"] in status
