@@ -69,7 +69,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: knowledge-search latency and per-turn overhead (prints a table)
+## bench: knowledge-search latency, per-turn overhead and tickets per second
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

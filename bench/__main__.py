@@ -16,10 +16,11 @@ def main(argv: list[str]) -> int:
         f"# bench on {os.cpu_count()} cores, Python {platform.python_version()},"
         f" {platform.machine()}"
     )
-    from bench import search, turn
+    from bench import search, tickets, turn
 
     status = search.main(argv)
     status |= turn.main(argv)
+    status |= tickets.main(argv)
     return status
 
 
