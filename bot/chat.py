@@ -31,7 +31,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import SERVICES_KEY, TASKS_KEY, create_app
-from bot.cards import ADAPTIVE_CARD, COMMENT_INPUT, SECRET_CONTAINER
+from bot.cards import ADAPTIVE_CARD, COMMENT_INPUT, FIELD_PREFIX, SECRET_CONTAINER
 from bot.connector import LocalConnector, Recorded
 from tools.settings import Settings
 
@@ -165,6 +165,15 @@ def _card_lines(elements: list[dict[str, Any]]) -> list[str]:
         elif element.get("type") == "FactSet":
             for fact in element.get("facts") or []:
                 lines.append(f"  {fact.get('title', '')}: {fact.get('value', '')}")
+        elif element.get("type") in ("Input.Text", "Input.ChoiceSet") and str(
+            element.get("id", "")
+        ).startswith(FIELD_PREFIX):
+            # An editable draft: shown as it will be sent (Teams lets people edit it).
+            value = str(element.get("value") or "")
+            titles = {
+                c.get("value"): c.get("title") for c in element.get("choices") or []
+            }
+            lines.append(f"  {element.get('label', '')}: {titles.get(value, value)}")
         inner = _card_lines(element.get("items") or [])
         lines += _boxed(inner) if element.get("id") == SECRET_CONTAINER else inner
         for column in element.get("columns") or []:
