@@ -101,8 +101,8 @@ def approval_activity(
     body.extend(_input(f) for f in request.fields)
     who = approver_name or "the person who asked"
     body.append(
-        _text(
-            f"For {who} to confirm. Expires {_when(request.expires_at)}.",
+        text_block(
+            f"For {who} to confirm. Expires {reader_time(request.expires_at)}.",
             isSubtle=True,
             size="Small",
         )
@@ -122,7 +122,7 @@ def approval_activity(
         # Cancelling must work whatever the fields hold, even emptied ones.
         {**_submit("Cancel", REJECT, request.approval_id), "associatedInputs": "none"},
     ]
-    return _card_activity(body, actions, summary=request.title)
+    return card_activity(body, actions, summary=request.title)
 
 
 def decided_activity(
@@ -142,7 +142,7 @@ def decided_activity(
         at: when; defaults to now.
         values: the editable fields as confirmed, shown as facts.
     """
-    when = _when(at or datetime.now(UTC))
+    when = reader_time(at or datetime.now(UTC))
     name = by or "someone"
     line = {
         "approved": f"Approved by {name}, {when}.",
@@ -162,9 +162,9 @@ def decided_activity(
                 ],
             }
         )
-    body.append(_text(line, weight="Bolder"))
+    body.append(text_block(line, weight="Bolder"))
     summary = request.title if request else "Approval"
-    return _card_activity(body, [], summary=summary)
+    return card_activity(body, [], summary=summary)
 
 
 def secret_activity(secret: OneTimeSecret) -> dict[str, Any]:
@@ -174,15 +174,15 @@ def secret_activity(secret: OneTimeSecret) -> dict[str, Any]:
     so that a notification preview on a locked phone does not show it.
     """
     items = [
-        _text(secret.label, weight="Bolder", size="Medium"),
-        _text(secret.value.reveal(), fontType="Monospace", size="Large"),
+        text_block(secret.label, weight="Bolder", size="Medium"),
+        text_block(secret.value.reveal(), fontType="Monospace", size="Large"),
     ]
     if secret.expires_at is not None:
-        items.append(_text(f"Valid until {_when(secret.expires_at)}."))
+        items.append(text_block(f"Valid until {reader_time(secret.expires_at)}."))
     if secret.instructions:
-        items.append(_text(secret.instructions))
+        items.append(text_block(secret.instructions))
     items.append(
-        _text(
+        text_block(
             "I show this once and keep no copy. Use it now or note it somewhere safe.",
             isSubtle=True,
             size="Small",
@@ -194,13 +194,13 @@ def secret_activity(secret: OneTimeSecret) -> dict[str, Any]:
         "style": "emphasis",
         "items": items,
     }
-    return _card_activity([container], [], summary=f"Your {secret.label}")
+    return card_activity([container], [], summary=f"Your {secret.label}")
 
 
 def _summary(request: ApprovalRequest) -> list[dict[str, Any]]:
     elements = [
-        _text(request.title, weight="Bolder", size="Medium"),
-        _text(request.action),
+        text_block(request.title, weight="Bolder", size="Medium"),
+        text_block(request.action),
     ]
     if request.facts:
         elements.append(
@@ -243,7 +243,8 @@ def _input(card_field: CardField) -> dict[str, Any]:
     return element
 
 
-def _text(text: str, **style: Any) -> dict[str, Any]:
+def text_block(text: str, **style: Any) -> dict[str, Any]:
+    """A wrapping ``TextBlock`` (every card of the bot builds from these)."""
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
@@ -260,7 +261,7 @@ def _submit(
     return submit
 
 
-def _when(moment: datetime) -> str:
+def reader_time(moment: datetime) -> str:
     """``{{DATE()}} at {{TIME()}}``: Teams shows it in the reader's time zone."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -268,14 +269,17 @@ def _when(moment: datetime) -> str:
     return f"{{{{DATE({stamp}, SHORT)}}}} at {{{{TIME({stamp})}}}}"
 
 
-def _card_activity(
+def card_activity(
     body: list[dict[str, Any]], actions: list[dict[str, Any]], *, summary: str
 ) -> dict[str, Any]:
+    """A message activity with one Adaptive Card; ``summary`` is the
+    notification preview and the fallback text."""
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
         "version": VERSION,
         "body": body,
+        "fallbackText": summary,
         "msteams": {"width": "Full"},
     }
     if actions:

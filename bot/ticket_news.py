@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from bot.cards import ADAPTIVE_CARD, SCHEMA, VERSION
+from bot.cards import card_activity, reader_time, text_block
 from tools.errors import BackendUnavailable, HelpdeskError, NotFound
 from tools.identity import Requester
 from tools.redact import redact
@@ -116,12 +116,12 @@ def news_activity(event: TicketEvent) -> dict[str, Any]:
     body = _news_body(event)
     actions: list[dict[str, Any]] = []
     if event.kind == "resolved":
-        body.append(_text("Did this fix it?", weight="Bolder"))
+        body.append(text_block("Did this fix it?", weight="Bolder"))
         actions = [
             _submit("Yes, close it", FIXED, label, event.event_id, style="positive"),
             _submit("No, reopen it", NOT_FIXED, label, event.event_id),
         ]
-    return _card_activity(body, actions, summary=news_summary(event))
+    return card_activity(body, actions, summary=news_summary(event))
 
 
 def news_summary(event: TicketEvent) -> str:
@@ -164,73 +164,77 @@ def decided_news_activity(
     body = (
         _news_body(event)
         if event is not None
-        else [_text(f"Ticket {choice.ticket}", weight="Bolder", size="Medium")]
+        else [text_block(f"Ticket {choice.ticket}", weight="Bolder", size="Medium")]
     )
     who = _name(by) or "You"
-    when = _when(at or datetime.now(UTC))
+    when = reader_time(at or datetime.now(UTC))
     if choice.fixed:
         line = f"{who} confirmed this fixed it, {when}. The ticket is closed."
         summary = f"{choice.ticket} is closed."
     else:
         line = f"{who} said this did not fix it, {when}. The ticket is open again."
         summary = f"{choice.ticket} is open again."
-    body.append(_text(line, weight="Bolder"))
-    return _card_activity(body, [], summary=summary)
+    body.append(text_block(line, weight="Bolder"))
+    return card_activity(body, [], summary=summary)
 
 
 def _news_body(event: TicketEvent) -> list[dict[str, Any]]:
     label = _label(event)
     author = _name(event.author)
     text = _shorten(event.text.strip(), TEXT_MAX)
-    body = [_text(f"Ticket {label}", weight="Bolder", size="Medium")]
+    body = [text_block(f"Ticket {label}", weight="Bolder", size="Medium")]
 
     if event.kind == "created":
-        body.append(_text(f"Your ticket now has the number **{label}**."))
+        body.append(text_block(f"Your ticket now has the number **{label}**."))
         if event.number and event.reference != event.number:
             body.append(
-                _text(f"It was {event.reference} until now.", isSubtle=True),
+                text_block(f"It was {event.reference} until now.", isSubtle=True),
             )
-        body.append(_text("I'll tell you here when IT support writes or resolves it."))
+        body.append(
+            text_block("I'll tell you here when IT support writes or resolves it.")
+        )
     elif event.kind == "commented":
-        body.append(_text(f"{author or 'IT support'} wrote:"))
+        body.append(text_block(f"{author or 'IT support'} wrote:"))
         body.append(_quote(text or "(no text)"))
     elif event.kind == "question":
-        body.append(_text(f"{author or 'IT support'} has a question for you:"))
+        body.append(text_block(f"{author or 'IT support'} has a question for you:"))
         body.append(_quote(text or "(no text)"))
         body.append(
-            _text(
+            text_block(
                 "Reply here in this chat: I'll add your answer to the ticket.",
                 weight="Bolder",
             )
         )
     elif event.kind == "resolved":
         who = f" by {author}" if author else ""
-        body.append(_text(f"Your ticket was resolved{who}."))
+        body.append(text_block(f"Your ticket was resolved{who}."))
         if text:
             body.append(_quote(text, title="Resolution"))
     elif event.kind == "closed":
-        body.append(_text("Your ticket is closed."))
+        body.append(text_block("Your ticket is closed."))
         if text:
             body.append(_quote(text))
         body.append(
-            _text(
+            text_block(
                 "If the problem comes back, tell me and I'll open a new ticket.",
                 isSubtle=True,
             )
         )
     elif event.kind == "reopened":
-        body.append(_text("Your ticket is open again: IT support will look at it."))
+        body.append(
+            text_block("Your ticket is open again: IT support will look at it.")
+        )
         if text:
             body.append(_quote(text))
     else:
         body.append(
-            _text(f"Your ticket was updated{f' by {author}' if author else ''}.")
+            text_block(f"Your ticket was updated{f' by {author}' if author else ''}.")
         )
         if text:
             body.append(_quote(text))
 
     if event.at is not None:
-        body.append(_text(_when(event.at), isSubtle=True, size="Small"))
+        body.append(text_block(reader_time(event.at), isSubtle=True, size="Small"))
     return body
 
 
@@ -434,14 +438,10 @@ def _shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def _text(text: str, **style: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, **style}
-
-
 def _quote(text: str, *, title: str | None = None) -> dict[str, Any]:
     """The technician's own words, set apart from the bot's."""
-    items = [_text(title, weight="Bolder", size="Small")] if title else []
-    items.append(_text(text))
+    items = [text_block(title, weight="Bolder", size="Small")] if title else []
+    items.append(text_block(text))
     return {"type": "Container", "style": "emphasis", "items": items}
 
 
@@ -456,31 +456,3 @@ def _submit(
     if style:
         submit["style"] = style
     return submit
-
-
-def _when(moment: datetime) -> str:
-    """``{{DATE()}} at {{TIME()}}``: Teams shows it in the reader's time zone."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{{{{DATE({stamp}, SHORT)}}}} at {{{{TIME({stamp})}}}}"
-
-
-def _card_activity(
-    body: list[dict[str, Any]], actions: list[dict[str, Any]], *, summary: str
-) -> dict[str, Any]:
-    card: dict[str, Any] = {
-        "type": "AdaptiveCard",
-        "$schema": SCHEMA,
-        "version": VERSION,
-        "body": body,
-        "fallbackText": summary,
-        "msteams": {"width": "Full"},
-    }
-    if actions:
-        card["actions"] = actions
-    return {
-        "type": "message",
-        "summary": summary,
-        "attachments": [{"contentType": ADAPTIVE_CARD, "content": card}],
-    }
