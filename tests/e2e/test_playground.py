@@ -43,6 +43,8 @@ CHROMIUM_FLAGS = [
 ]
 
 QUESTION = "how do I set up the VPN on my Mac?"
+TICKET_REQUEST = "the printer on floor 3 jams all the time, open a ticket"
+EDITED_SUMMARY = "Floor 3 printer jams on every print job"
 
 BOT_START_S = 90.0
 PLAYGROUND_START_S = 30.0
@@ -239,9 +241,7 @@ def _launch_chromium(playwright: Any, profile: Path) -> Any:
     return context
 
 
-def test_playground_shows_a_cited_answer(
-    processes: Callable[..., _Process], tmp_path: Path
-) -> None:
+def _require_client() -> None:
     if not CHROMIUM.is_file():
         _missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     if not PLAYGROUND_BIN.is_file():
@@ -249,9 +249,28 @@ def test_playground_shows_a_cited_answer(
     if shutil.which("node") is None:
         _missing("node is not on PATH; the Agents Playground needs it")
     try:
-        from playwright.sync_api import expect, sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _missing("the playwright package is not installed")
+
+
+def _say(page: Any, text: str) -> None:
+    from playwright.sync_api import expect
+
+    # The compose box is a rich-text editor, not an <input>.
+    compose = page.locator('[role="textbox"][contenteditable="true"]').first
+    compose.wait_for(timeout=PAGE_LOAD_MS)
+    compose.click()
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(text, exact=True).first).to_be_visible(timeout=PAGE_LOAD_MS)
+
+
+def test_playground_shows_a_cited_answer(
+    processes: Callable[..., _Process], tmp_path: Path
+) -> None:
+    _require_client()
+    from playwright.sync_api import sync_playwright
 
     bot_endpoint = _start_bot(processes, tmp_path)
     playground_url = _start_playground(processes, tmp_path, bot_endpoint)
@@ -265,15 +284,7 @@ def test_playground_shows_a_cited_answer(
             page.goto(playground_url, timeout=PAGE_LOAD_MS)
 
             step = "type the question"
-            # The compose box is a rich-text editor, not an <input>.
-            compose = page.locator('[role="textbox"][contenteditable="true"]').first
-            compose.wait_for(timeout=PAGE_LOAD_MS)
-            compose.click()
-            page.keyboard.type(QUESTION)
-            page.keyboard.press("Enter")
-            expect(page.get_by_text(QUESTION, exact=True).first).to_be_visible(
-                timeout=PAGE_LOAD_MS
-            )
+            _say(page, QUESTION)
 
             step = "wait for a reply with a citation"
             # A citation renders as a numbered button in the message body.
@@ -296,6 +307,51 @@ def test_playground_shows_a_cited_answer(
             context.close()
 
     assert screenshot.is_file()
+
+
+def test_playground_edits_and_confirms_a_drafted_ticket(
+    processes: Callable[..., _Process], tmp_path: Path
+) -> None:
+    """The ticket card's inputs render in the client, an edit reaches the bot
+    with the Approve click, and the ticket is made from the edited draft."""
+    _require_client()
+    from playwright.sync_api import expect, sync_playwright
+
+    bot_endpoint = _start_bot(processes, tmp_path)
+    playground_url = _start_playground(processes, tmp_path, bot_endpoint)
+
+    screenshot = tmp_path / "playground-ticket.png"
+    with sync_playwright() as playwright:
+        context = _launch_chromium(playwright, tmp_path / "chromium-profile")
+        page = context.new_page()
+        step = "open the Playground"
+        try:
+            page.goto(playground_url, timeout=PAGE_LOAD_MS)
+            step = "ask for a ticket"
+            _say(page, TICKET_REQUEST)
+
+            step = "wait for the drafted ticket card"
+            summary = page.get_by_label("Summary")
+            summary.first.wait_for(timeout=REPLY_MS)
+            expect(summary.first).to_have_value(
+                re.compile("printer on floor 3", re.I), timeout=POPUP_MS
+            )
+
+            step = "edit the summary and approve"
+            summary.first.fill(EDITED_SUMMARY)
+            page.get_by_role("button", name="Approve").first.click()
+
+            step = "wait for the ticket number"
+            confirmation = page.get_by_text(re.compile(r"Your ticket INC\d{7} is open"))
+            confirmation.first.wait_for(timeout=REPLY_MS)
+            assert EDITED_SUMMARY in confirmation.first.inner_text()
+            page.screenshot(path=str(screenshot), animations="disabled")
+        except Exception as exc:
+            exc.add_note(f"while trying to {step}; screenshot at {screenshot}")
+            page.screenshot(path=str(screenshot))
+            raise
+        finally:
+            context.close()
 
 
 def _read_citations(page: Any, markers: Any, screenshot: Path) -> list[str]:
