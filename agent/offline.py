@@ -62,6 +62,7 @@ OFFER_AFTER_REFUSAL = (
     "I've drafted a ticket so that a person from IT can take it from here. "
     "Check it and confirm, or cancel."
 )
+DRAFTED = "I've drafted it from our conversation."
 ESCALATION_TOOL = "create_ticket"
 """The tool offered, with a drafted ticket, whenever the assistant cannot help."""
 
@@ -254,7 +255,10 @@ class OfflineChatModel(BaseChatModel):
         args, missing = _fill_arguments(tool, text)
         if missing:
             return _ask_for(tool, args, missing)
-        return _call(tool, args, len(messages))
+        message = _call(tool, args, len(messages))
+        if tool.drafts:
+            message.content = DRAFTED
+        return message
 
 
 @dataclass(frozen=True, slots=True)

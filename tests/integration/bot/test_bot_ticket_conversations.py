@@ -260,3 +260,32 @@ async def test_servicenow_down_then_back_makes_one_ticket_and_tells_twice(
     assert len(fake.incidents) == 1
     assert incident["correlation_id"]
     assert incident["number"] in status
+
+
+@pytest.mark.parametrize(
+    "unhappy",
+    [
+        "that didn't help",
+        "this is useless",
+        "you are not helping me",
+        "still not working",
+    ],
+)
+async def test_an_unhappy_employee_is_offered_a_drafted_ticket(
+    chat: ChatSession, unhappy: str
+) -> None:
+    answered = await chat.say("how do I connect to the VPN on Windows?")
+    assert _cards(answered) == []
+
+    [card] = _cards(await chat.say(unhappy))
+
+    assert "Open a ticket with the IT service desk" in render(card)[0]
+    assert "VPN" in _inputs(card)["field.short_description"]["value"]
+
+
+async def test_a_how_to_question_about_tickets_is_answered_not_acted_on(
+    chat: ChatSession,
+) -> None:
+    said = await chat.say("how do I open a ticket?")
+
+    assert _cards(said) == []
