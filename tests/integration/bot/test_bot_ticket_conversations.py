@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from fakes.openai_server import serve_fake_openai, text, tool_call
 from fakes.servicenow_server import PASSWORD, USER, serve_fake_servicenow
 
 from bot.chat import ChatSession, message_activity, render
@@ -289,3 +290,41 @@ async def test_a_how_to_question_about_tickets_is_answered_not_acted_on(
     said = await chat.say("how do I open a ticket?")
 
     assert _cards(said) == []
+
+
+async def test_a_language_model_drafts_the_ticket_and_the_employee_confirms_it() -> (
+    None
+):
+    """With an OpenAI-compatible model the draft is the model's; the card shows
+    it, the transcript goes along, and a password the model copied is redacted."""
+    drafted = {
+        "short_description": "Docking station stopped charging the laptop",
+        "description": "Since Monday the dock no longer charges. Password Summer2025!",
+        "category": "hardware",
+        "urgency": "high",
+        "impact": "low",
+        "service": "Docking station",
+    }
+    async with serve_fake_openai(
+        tool_call("create_ticket", drafted),
+        text("I've sent it to the service desk."),
+    ) as model:
+        settings = load_settings(
+            model_provider="openai", model_base_url=model.base_url, model_api_key="k"
+        )
+        async with ChatSession(settings) as chat:
+            [card] = _cards(await chat.say("my dock doesn't charge, raise a ticket"))
+            shown = _inputs(card)
+            await chat.say("1")
+            [ticket] = await _tickets(chat)
+            details = await chat.services.tickets.adetails(ticket.number)
+
+    assert shown["field.short_description"]["value"] == drafted["short_description"]
+    assert shown["field.urgency"]["value"] == "high"
+    assert "Summer2025" not in shown["field.description"]["value"]
+    assert ticket.short_description == drafted["short_description"]
+    assert "Summer2025" not in repr(details)
+    assert "my dock doesn't charge" in details.transcript
+    # The model saw the tool's schema, never the employee's identity.
+    sent = model.requests[0].body
+    assert any(t["function"]["name"] == "create_ticket" for t in sent["tools"])
