@@ -43,6 +43,7 @@ from botbuilder.schema import (
     ErrorResponseException,
 )
 from botframework.connector.auth import (
+    AppCredentials,
     AuthenticateRequestResult,
     AuthenticationConstants,
     ServiceClientCredentialsFactory,
@@ -182,6 +183,23 @@ class _ContextOutbox:
         replacement = to_sdk_activity(activity)
         replacement.id = activity_id
         await self._context.update_activity(replacement)
+
+    async def connector_token(self) -> str | None:
+        """The bot's token for this turn's Bot Connector, or None when unsigned.
+
+        Pasted images live on the connector and want the same token as the
+        bot's replies; the credentials are the ones the SDK made for this
+        turn (msal caches the token, but may block to refresh it).
+        """
+        client = self._context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+        credentials = getattr(getattr(client, "config", None), "credentials", None)
+        if not isinstance(credentials, AppCredentials):
+            return None
+        app_id = credentials.microsoft_app_id
+        if not app_id or app_id == AuthenticationConstants.ANONYMOUS_SKILL_APP_ID:
+            return None
+        token = await asyncio.to_thread(credentials.get_access_token)
+        return token or None
 
 
 class _HelpdeskBot(TeamsActivityHandler):

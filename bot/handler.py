@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent.runner import Copilot, TurnReply, thread_id_for
 from bot import cards, replies, ticket_news
+from bot.attachments import DownloadFailed, DownloadRules, download_files
 from bot.inbound import Inbound
 from bot.mentions import clean_text, has_words
 from bot.serial import ConversationGate
@@ -36,6 +37,7 @@ from tools.secrets import OneTimeSecret
 from tools.settings import Settings
 from tools.tickets.base import TicketSystem
 from tools.tickets.events import get_event
+from tools.tickets.pending import add_pending_file
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,21 @@ class Outbox(Protocol):
     async def update(self, activity_id: str, activity: dict[str, Any]) -> None:
         """Replace an activity the bot sent earlier (a card after its decision)."""
         ...
+
+    async def connector_token(self) -> str | None:
+        """The bot's own token for the conversation's connector (pasted images
+        are fetched with it), or None when the bot runs unsigned."""
+        ...
+
+
+@dataclass
+class KeptFiles:
+    """What became of a message's files: the names kept, and one sentence
+    for each that could not be."""
+
+    names: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    has_image: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +177,81 @@ class TurnHandler:
         text = clean_text(
             raw, inbound.mentions, inbound.bot_id, bot_name=self.settings.bot_name
         )
+        kept = await self._keep_files(inbound, outbox)
         if not has_words(text):
-            has_image = any(t.startswith("image/") for t in inbound.attachment_types)
-            await outbox.send(
-                replies.text_activity(replies.describe_in_words(has_image=has_image))
-            )
+            await self._answer_without_words(inbound, kept, outbox)
             return
 
+        if kept.failed:
+            await outbox.send(
+                replies.text_activity(replies.files_not_kept(kept.failed))
+            )
         await self._run_turn(inbound, text, outbox)
+
+    async def _keep_files(self, inbound: Inbound, outbox: Outbox) -> KeptFiles:
+        """Download the message's files and keep them for the thread's next
+        ticket (see :mod:`tools.tickets.pending`), before the turn runs.
+
+        Without a ticket system there is nowhere to put them, so nothing is
+        fetched.
+        """
+        if not inbound.files or self.tickets is None:
+            return KeptFiles()
+        rules = DownloadRules(
+            local_mode=self.settings.local_mode,
+            service_url=inbound.reference.get("serviceUrl"),
+        )
+        results = await self._with_typing(
+            outbox,
+            inbound,
+            download_files(inbound.files, rules, token=outbox.connector_token),
+        )
+        thread_id = thread_id_for(
+            Requester(object_id=inbound.user_id, tenant_id=inbound.tenant_id),
+            inbound.conversation_id,
+        )
+        kept = KeptFiles()
+        for position, result in enumerate(results):
+            if isinstance(result, DownloadFailed):
+                kept.failed.append(result.user_message)
+                continue
+            await add_pending_file(
+                self.engine,
+                thread_id=thread_id,
+                tenant_id=inbound.tenant_id,
+                user_id=inbound.user_id,
+                activity_id=inbound.activity_id,
+                position=position,
+                name=result.name,
+                content_type=result.content_type,
+                data=result.data,
+            )
+            kept.names.append(result.name)
+            kept.has_image = kept.has_image or result.content_type.startswith("image/")
+        logger.info(
+            "kept %d of %d file(s) from activity %s in %s",
+            len(kept.names),
+            len(results),
+            inbound.activity_id,
+            inbound.conversation_id,
+        )
+        return kept
+
+    async def _answer_without_words(
+        self, inbound: Inbound, kept: KeptFiles, outbox: Outbox
+    ) -> None:
+        """An empty, emoji-only or files-only message (field case T4): no turn.
+
+        Kept files are acknowledged with what can be done with them; files
+        that could not be kept are told plainly.
+        """
+        said = list(kept.failed)
+        if kept.names:
+            said.append(replies.files_kept(kept.names, has_image=kept.has_image))
+        else:
+            has_image = any(t.startswith("image/") for t in inbound.attachment_types)
+            said.append(replies.describe_in_words(has_image=has_image))
+        await outbox.send(replies.text_activity(" ".join(said)))
 
     async def on_card_submit(self, inbound: Inbound, outbox: Outbox) -> None:
         """An Adaptive Card ``Action.Submit``; its fields never reach the model.

@@ -14,6 +14,31 @@ from tools.errors import InvalidInput
 
 InboundKind = Literal["message", "members_added", "feedback", "other"]
 
+MAX_FILES = 5
+"""Files read from one message; Teams sends one per pasted image, so more is
+unusual and the rest are ignored."""
+MAX_FILE_NAME = 128
+MAX_FILE_URL = 4096
+"""SharePoint download URLs carry a token and run to a couple of thousand
+characters; anything longer is not a download link."""
+FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
+"""A file sent to a bot that supports files: a pre-authenticated
+``content.downloadUrl`` on the sender's OneDrive, and the file's ``name``."""
+_SKIPPED_TYPES = ("application/vnd.microsoft.card.", "text/html")
+"""Cards, and the HTML copy of a message that holds a pasted image's layout
+(its ``<img src>`` is not a download link)."""
+_TYPES_BY_EXTENSION = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "pdf": "application/pdf",
+    "txt": "text/plain",
+    "log": "text/plain",
+    "csv": "text/csv",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Mention:
@@ -22,6 +47,27 @@ class Mention:
     id: str
     name: str | None
     text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFile:
+    """A file the sender attached: where to fetch it and how.
+
+    Attributes:
+        name: a file name to show (the last part of what the channel sent,
+            or ``screenshot.png`` for a pasted image without one).
+        content_type: the declared type: the attachment's for a pasted
+            image, the one its extension implies for a sent file ("" when
+            unknown). The download checks the bytes as well.
+        url: where the bytes are.
+        needs_token: a Bot Connector URL (a pasted image) that wants the
+            bot's own token; a sent file's link is pre-authenticated.
+    """
+
+    name: str
+    content_type: str
+    url: str
+    needs_token: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +88,8 @@ class Inbound:
         value: the ``value`` payload (card submits, invokes), or None.
         reply_to_id: the activity this one answers (a card), or None.
         attachment_types: content types of the attachments.
+        files: the files to fetch (pasted images, sent files), at most
+            :data:`MAX_FILES`; cards and HTML are not files.
         mentions: the mention entities.
         members_added: ids of members added (conversationUpdate).
         reference: the Bot Framework conversation reference, as JSON.
@@ -59,6 +107,7 @@ class Inbound:
     value: Any = None
     reply_to_id: str | None = None
     attachment_types: tuple[str, ...] = ()
+    files: tuple[InboundFile, ...] = ()
     mentions: tuple[Mention, ...] = ()
     members_added: tuple[str, ...] = ()
     reference: dict[str, Any] = field(default_factory=dict)
@@ -134,6 +183,7 @@ def parse_activity(body: Any) -> Inbound:
             for a in _list(body.get("attachments"))
             if isinstance(a, dict)
         ),
+        files=tuple(read_files(body.get("attachments"))),
         mentions=tuple(_mentions(body.get("entities"))),
         members_added=tuple(
             _str(_dict(m).get("id")) for m in _list(body.get("membersAdded"))
@@ -156,6 +206,72 @@ def _kind(body: dict[str, Any]) -> InboundKind:
     ):
         return "feedback"
     return "other"
+
+
+def read_files(attachments: Any) -> list[InboundFile]:
+    """The files among an activity's attachments, at most :data:`MAX_FILES`.
+
+    A pasted image is an ``image/*`` attachment whose ``contentUrl`` is on the
+    Bot Connector; a sent file is a :data:`FILE_DOWNLOAD_INFO` attachment.
+    Cards, HTML, inline ``data:`` URLs and attachments without a usable URL
+    are skipped. Nothing is fetched or trusted here: the download checks the
+    host, the size and the bytes.
+    """
+    files: list[InboundFile] = []
+    for raw in _list(attachments):
+        if len(files) >= MAX_FILES:
+            break
+        found = _file(_dict(raw), number=len(files) + 1)
+        if found is not None:
+            files.append(found)
+    return files
+
+
+def _file(attachment: dict[str, Any], *, number: int) -> InboundFile | None:
+    content_type = _str(attachment.get("contentType")).strip().lower()
+    if not content_type or content_type.startswith(_SKIPPED_TYPES):
+        return None
+    name = _str(attachment.get("name"))
+    if content_type == FILE_DOWNLOAD_INFO:
+        content = _dict(attachment.get("content"))
+        url = _str(content.get("downloadUrl"))
+        extension = _str(content.get("fileType")).lower().lstrip(".")
+        if not extension and "." in name:
+            extension = name.rsplit(".", 1)[-1].lower()
+        declared = _TYPES_BY_EXTENSION.get(extension, "")
+        needs_token = False
+    else:
+        url = _str(attachment.get("contentUrl"))
+        declared = content_type
+        needs_token = True
+    if not url.lower().startswith(("https://", "http://")) or len(url) > MAX_FILE_URL:
+        return None
+    return InboundFile(
+        name=_file_name(name, declared, number),
+        content_type=declared,
+        url=url,
+        needs_token=needs_token,
+    )
+
+
+def _file_name(raw: str, content_type: str, number: int) -> str:
+    # A name is a label, never a path; control characters are dropped.
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    if not name:
+        # A pasted image has no name; one of type "image/*" gets its
+        # extension once its bytes are known.
+        extension = next(
+            (f".{e}" for e, t in _TYPES_BY_EXTENSION.items() if t == content_type), ""
+        )
+        stem = "screenshot" if content_type.startswith("image/") else "file"
+        name = f"{stem}{extension}" if number == 1 else f"{stem}-{number}{extension}"
+    if len(name) > MAX_FILE_NAME:
+        # Cut the stem, keep a short extension: "a…a.png", not "a…a.p".
+        _, dot, extension = name.rpartition(".")
+        suffix = f".{extension}" if dot and len(extension) <= 8 else ""
+        name = name[: MAX_FILE_NAME - len(suffix)].rstrip() + suffix
+    return name
 
 
 def _mentions(entities: Any) -> list[Mention]:

@@ -7,7 +7,7 @@ Teams shows ``[1]`` as a pop-up with the article's title, excerpt and link.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agent.runner import Citation, TurnReply
@@ -105,6 +105,33 @@ def describe_in_words(*, has_image: bool) -> str:
         "and the exact error message. If you have a screenshot, keep it: IT "
         "support may ask for it."
     )
+
+
+def files_kept(names: Sequence[str], *, has_image: bool) -> str:
+    """The answer to files sent without words, once they are kept for a ticket.
+
+    Args:
+        names: the kept files' names.
+        has_image: at least one is a picture.
+    """
+    if len(names) == 1:
+        what = f"your {'screenshot' if has_image else 'file'} ({names[0]})"
+        it = "it"
+    else:
+        what = f"your {len(names)} files ({', '.join(names)})"
+        it = "them"
+    cannot = "I can't read images yet" if has_image else "I can't read files yet"
+    return (
+        f"Got {what}. {cannot}, so please describe the problem in words, for "
+        "example what you were doing and the exact error message, and I'll "
+        f'open a ticket with {it}. If you already have a ticket, say "add it '
+        f"to my ticket\" and I'll attach {it} there. I keep {it} for a day."
+    )
+
+
+def files_not_kept(sentences: Sequence[str]) -> str:
+    """What went wrong with files that could not be kept, one sentence each."""
+    return " ".join(sentences)
 
 
 def card_unreadable(*, shown_again: bool) -> str:

@@ -128,3 +128,28 @@ ticket_events = sa.Table(
 )
 """Changes the caller should hear about, delivered once by any replica.
 Status: pending, delivered, unreachable (the user removed the app), failed."""
+
+pending_attachments = sa.Table(
+    "pending_attachments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("thread_id", sa.String(640), nullable=False),
+    sa.Column("tenant_id", sa.String(128), nullable=False),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("activity_id", sa.String(256), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("content_type", sa.String(128), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("expires_at", _TS, nullable=False),
+    sa.UniqueConstraint(
+        "thread_id", "activity_id", "position", name="uq_pending_attachments_source"
+    ),
+    sa.Index("ix_pending_attachments_owner", "thread_id", "user_id"),
+    sa.Index("ix_pending_attachments_expires", "expires_at"),
+)
+"""Files an employee sent in a chat, kept until a ticket tool adds them to a
+ticket (or a day passes). One row per file of one message: a re-sent message
+stores nothing twice."""

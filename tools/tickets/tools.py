@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from tools.approvals import ApprovalRequest, CardField
+from tools.approvals import ApprovalRequest, CardField, Decision, get_approval
 from tools.conversation import Conversation
 from tools.directory.base import HELPDESK_ROLE
-from tools.errors import MissingDetail, NotFound, ToolError
+from tools.errors import (
+    HelpdeskError,
+    InvalidInput,
+    MissingDetail,
+    NotFound,
+    ToolError,
+)
 from tools.identity import Requester
 from tools.redact import redact
 from tools.registry import USER_MESSAGE_KEY, ToolContext, ToolResult
@@ -31,6 +38,7 @@ from tools.tickets.base import (
     LEVELS,
     PRIORITY_LABELS,
     STATE_LABELS,
+    Attachment,
     Caller,
     Ticket,
     TicketDraft,
@@ -38,6 +46,7 @@ from tools.tickets.base import (
     TicketSystem,
 )
 from tools.tickets.drafting import DESCRIPTION_MAX, SHORT_MAX, draft
+from tools.tickets.pending import PendingFile, clear_pending_files, pending_files
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +59,19 @@ _COMMENT_LEAD = re.compile(
     r"(INC\d+|HD-\w+)?\s*(saying|that|:|-)?\s*",
     re.IGNORECASE,
 )
+_ATTACH_ONLY = re.compile(
+    r"^\s*(please\s+)?((can|could|would)\s+you\s+)?"
+    r"(add|attach|put|send|upload|include|give)\s*"
+    r"(it|this|that|them|these|those|the|my)?\s*"
+    r"(screen\s*shot|screen\s*grab|picture|pic|image|photo|file|document|pdf|log)?s?\s*"
+    r"(to|on|in|with|onto|into)?\s*(my|the|this|that)?\s*(ticket|incident|case)?\s*"
+    r"(INC\d+|HD-\w+)?\s*(too|as\s+well|also|please|for\s+me)?\s*[.!?]*\s*$",
+    re.IGNORECASE,
+)
+"""Words that only ask to attach what was sent ("add this screenshot to my
+ticket"): no comment of their own."""
+ATTACH_FACT = "Attach"
+"""The card fact naming each waiting file that goes on the ticket."""
 _CATEGORY_CHOICES = [(c, c.capitalize()) for c in CATEGORIES]
 _LEVEL_CHOICES: list[tuple[str, str]] = [(str(v), v.capitalize()) for v in LEVELS]
 NOT_SET_UP = (
@@ -184,6 +206,107 @@ def _caller(requester: Requester) -> Caller:
     )
 
 
+# -- files the employee sent -------------------------------------------------------
+
+
+async def _waiting_files(
+    ctx: ToolContext, *, with_data: bool = False
+) -> list[PendingFile]:
+    """The files this employee sent in this chat that wait for a ticket."""
+    engine = getattr(ctx.services, "db", None)
+    if engine is None or not ctx.thread_id:
+        return []
+    return await pending_files(
+        engine,
+        thread_id=ctx.thread_id,
+        user_id=ctx.requester.object_id,
+        with_data=with_data,
+    )
+
+
+def _attach_facts(files: list[PendingFile]) -> list[tuple[str, str]]:
+    return [(ATTACH_FACT, f.label) for f in files]
+
+
+async def _confirmed_files(
+    ctx: ToolContext, decision: Decision, facts: list[tuple[str, str]]
+) -> list[PendingFile]:
+    """The waiting files the confirmed card showed, with their bytes.
+
+    A paused tool runs again from its start when the card is clicked, and by
+    then the employee may have sent another file; only what the card named
+    was confirmed, so only that goes on the ticket. The stored card is the
+    record of what was shown; without one (no pause) it is this run's card.
+    """
+    files = await _waiting_files(ctx, with_data=True)
+    if not files:
+        return []
+    shown_facts = facts
+    engine = getattr(ctx.services, "db", None)
+    if decision.approval_id and engine is not None:
+        record = await get_approval(engine, decision.approval_id)
+        if record is not None:
+            shown_facts = record.request.facts
+    shown = Counter(value for title, value in shown_facts if title == ATTACH_FACT)
+    confirmed = []
+    for file in files:
+        if shown[file.label] > 0:
+            shown[file.label] -= 1
+            confirmed.append(file)
+    return confirmed
+
+
+async def _attach(
+    ctx: ToolContext, tickets: TicketSystem, label: str, files: list[PendingFile]
+) -> tuple[list[str], list[str]]:
+    """Put each file on the ticket and forget it; returns (names attached,
+    one sentence per file that was not).
+
+    A file the ticket system refuses (type, size) is forgotten too; one that
+    failed because the system is down stays waiting, for another try.
+    """
+    engine = ctx.services.db
+    attached: list[str] = []
+    problems: list[str] = []
+    for file in files:
+        try:
+            await tickets.aattach(
+                label, Attachment(file.name, file.content_type, file.data)
+            )
+        except InvalidInput as exc:
+            problems.append(f"{file.name}: {exc.user_message}")
+            await clear_pending_files(engine, [file.id])
+            continue
+        except HelpdeskError as exc:
+            logger.warning(
+                "could not attach a file to %s: %s", label, type(exc).__name__
+            )
+            problems.append(
+                f"{file.name} didn't reach the ticket yet; I kept it, so ask me "
+                "to add it again in a while."
+            )
+            continue
+        # Forgotten one by one: a failure later on never attaches this twice.
+        await clear_pending_files(engine, [file.id])
+        attached.append(file.name)
+    if attached:
+        logger.info("attached %d file(s) to %s", len(attached), label)
+    return attached, problems
+
+
+def _attached_sentence(attached: list[str], problems: list[str]) -> str:
+    said = [f"I attached {_names(attached)}."] if attached else []
+    return " ".join([*said, *problems])
+
+
+def _comment_words(raw: Any, *, has_files: bool) -> str:
+    """The comment in the employee's words, without the request around it."""
+    text = str(raw or "")
+    if has_files and _ATTACH_ONLY.match(text):
+        return ""
+    return _COMMENT_LEAD.sub("", text).strip()
+
+
 # -- the tools ------------------------------------------------------------------
 
 
@@ -239,6 +362,11 @@ async def create_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     includes = f"our conversation ({count} message{'' if count == 1 else 's'})"
     if tried:
         includes += f" and what I already tried ({tried})"
+    facts = [
+        ("For", who),
+        ("Includes", includes),
+        *_attach_facts(await _waiting_files(ctx)),
+    ]
     decision = await ctx.approve(
         _ask(
             ctx,
@@ -247,7 +375,7 @@ async def create_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
             action="Check the draft below and change anything that is wrong. When "
             "you confirm, the service desk gets it with our conversation; no "
             "passwords or codes are sent.",
-            facts=[("For", who), ("Includes", includes)],
+            facts=facts,
             fields=fields,
         )
     )
@@ -275,24 +403,39 @@ async def create_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         )
     )
     ctx.audit.action = f"create ticket {ticket.label}"
+    files = await _confirmed_files(ctx, decision, facts)
     if ticket.pending:
         told = (
             f"I've saved your ticket as {ticket.reference}. The service desk system "
             "isn't answering right now, so I'll keep trying and message you here "
             "with the ticket number as soon as it exists. Nothing is lost."
         )
+        if files:
+            # The files stay waiting: a ticket that does not exist yet has
+            # nowhere to put them.
+            told += (
+                " I'm keeping your files; once you have the number, say "
+                '"add it to my ticket" and I\'ll attach them.'
+            )
         content = (
             f"Ticket saved with reference {ticket.reference}; delivery to the service "
             "desk is pending and retried automatically. Tell the user the reference."
         )
     else:
+        attached, problems = await _attach(ctx, tickets, ticket.label, files)
         told = (
             f'Your ticket {ticket.number} is open: "{ticket.short_description}" '
             f"(priority {PRIORITY_LABELS.get(ticket.priority, ticket.priority)}). "
+        )
+        if attached or problems:
+            told += _attached_sentence(attached, problems) + " "
+        told += (
             "I'll message you here when the service desk replies or resolves it. "
             f'Ask me "status of {ticket.number}" at any time.'
         )
         content = f"Ticket {ticket.number} created: {ticket.short_description}."
+        if attached:
+            content += f" {len(attached)} file(s) attached."
     return ToolResult(content, {USER_MESSAGE_KEY: told, "ticket": ticket.label})
 
 
@@ -335,23 +478,43 @@ async def list_my_tickets(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
 
 
 async def comment_on_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-    """Add the employee's comment to their ticket, after they confirm the wording."""
+    """Add the employee's comment, and the files they sent in the chat, to their
+    ticket, after they confirm on a card. With files the comment is optional:
+    "add this screenshot to my ticket" adds just the screenshot."""
     tickets = _system(ctx)
+    waiting = await _waiting_files(ctx)
+    if not waiting and _ATTACH_ONLY.match(str(args.get("comment") or "")):
+        raise InvalidInput(
+            "asked to attach a file, but none is waiting",
+            user_message="I don't have a screenshot or file from you in this chat "
+            "(I keep them for a day). Send it here first, then ask me again.",
+        )
     ticket = await _which(ctx, args)
     ctx.audit.action = f"comment on ticket {ticket.label}"
-    said = _COMMENT_LEAD.sub("", str(args.get("comment") or "")).strip()
+    said = _comment_words(args.get("comment"), has_files=bool(waiting))
     if not ticket.is_open and ticket.state != "resolved":
         raise ToolError(
             f"comment on {ticket.state} ticket",
             user_message=f"Ticket {ticket.label} is closed, so comments no longer reach "
             "anyone. I can open a new ticket instead.",
         )
+    facts = _attach_facts(waiting)
+    if waiting:
+        title = f"Add to {ticket.label}"
+        action = (
+            f'The service desk will see your comment and the files below on "'
+            f'{ticket.short_description}". The comment is optional.'
+        )
+    else:
+        title = f"Add a comment to {ticket.label}"
+        action = f'The service desk will see this on "{ticket.short_description}".'
     decision = await ctx.approve(
         _ask(
             ctx,
             tool="comment_on_ticket",
-            title=f"Add a comment to {ticket.label}",
-            action=f'The service desk will see this on "{ticket.short_description}".',
+            title=title,
+            action=action,
+            facts=facts,
             fields=[
                 CardField(
                     "comment",
@@ -359,27 +522,53 @@ async def comment_on_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResul
                     redact(said),
                     multiline=True,
                     max_length=COMMENT_MAX,
+                    required=not waiting,
                 )
             ],
         )
     )
-    body = redact((decision.values.get("comment") or said).strip())
-    if not body:
+    body = redact(str(decision.values.get("comment", said)).strip())
+    files = await _confirmed_files(ctx, decision, facts)
+    if not body and not files:
         raise MissingDetail(
             "empty comment",
             field="comment",
             user_message="What should the comment say?",
         )
     author = ctx.requester.name or ctx.requester.upn or ctx.requester.object_id
-    await tickets.acomment(ticket.label, body, author=author, from_caller=True)
-    if ticket.state == "on_hold":
+    if body:
+        await tickets.acomment(ticket.label, body, author=author, from_caller=True)
+    attached, problems = await _attach(ctx, tickets, ticket.label, files)
+    if ticket.state == "on_hold" and (body or attached):
         # The service desk was waiting for the employee; the answer is in.
         await tickets.aset_state(ticket.label, "in_progress", by=_me(ctx))
-    told = f"Added your comment to {ticket.label}. The service desk will see it."
+
+    if body and attached:
+        told = f"Added your comment and {_names(attached)} to {ticket.label}."
+    elif body:
+        told = f"Added your comment to {ticket.label}."
+    elif attached:
+        told = f"Added {_names(attached)} to {ticket.label}."
+    else:
+        told = f"I couldn't add anything to {ticket.label}."
+    if body or attached:
+        told += " The service desk will see it."
+    told = " ".join([told, *problems])
+    content = f"Comment added to {ticket.label}." if body else ""
+    if attached:
+        content = (
+            f"{content} {len(attached)} file(s) attached to {ticket.label}.".strip()
+        )
     return ToolResult(
-        f"Comment added to {ticket.label}.",
+        content or f"Nothing was added to {ticket.label}: {' '.join(problems)}",
         {USER_MESSAGE_KEY: told, "ticket": ticket.label},
     )
+
+
+def _names(attached: list[str]) -> str:
+    """``1 file (screenshot.png)``, ``2 files (a.png, b.pdf)``: how many, and which."""
+    count = len(attached)
+    return f"{count} file{'' if count == 1 else 's'} ({', '.join(attached)})"
 
 
 async def update_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:

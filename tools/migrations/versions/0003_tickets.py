@@ -1,5 +1,6 @@
 """Tickets: the embedded service desk, the ServiceNow outbox, ticket events,
-editable approval cards and unreachable conversation references.
+files waiting for a ticket, editable approval cards and unreachable
+conversation references.
 
 Revision ID: 0003
 Revises: 0002
@@ -133,6 +134,36 @@ def upgrade() -> None:
         "ix_ticket_events_due", "ticket_events", ["status", "next_attempt_at"]
     )
 
+    op.create_table(
+        "pending_attachments",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("thread_id", sa.String(640), nullable=False),
+        sa.Column("tenant_id", sa.String(128), nullable=False),
+        sa.Column("user_id", sa.String(256), nullable=False),
+        sa.Column("activity_id", sa.String(256), nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("name", sa.String(256), nullable=False),
+        sa.Column("content_type", sa.String(128), nullable=False),
+        sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", _TS, nullable=False),
+        sa.Column("expires_at", _TS, nullable=False),
+        sa.UniqueConstraint(
+            "thread_id",
+            "activity_id",
+            "position",
+            name="uq_pending_attachments_source",
+        ),
+    )
+    op.create_index(
+        "ix_pending_attachments_owner",
+        "pending_attachments",
+        ["thread_id", "user_id"],
+    )
+    op.create_index(
+        "ix_pending_attachments_expires", "pending_attachments", ["expires_at"]
+    )
+
     with op.batch_alter_table("approvals") as batch:
         batch.add_column(sa.Column("fields", sa.Text, nullable=True))
         batch.add_column(sa.Column("decided_values", sa.Text, nullable=True))
@@ -146,6 +177,7 @@ def downgrade() -> None:
     with op.batch_alter_table("approvals") as batch:
         batch.drop_column("decided_values")
         batch.drop_column("fields")
+    op.drop_table("pending_attachments")
     op.drop_table("ticket_events")
     op.drop_table("ticket_outbox")
     op.drop_table("ticket_attachments")
