@@ -80,6 +80,8 @@ _HOW_TO = re.compile(
     r"|\bhow (do|can|to|should|would)\b",
     re.IGNORECASE,
 )
+_CATALOGUE_MIN = 4
+"""An enum this long lists things to name (software); shorter ones are modes."""
 _MIN_COVERAGE = 0.34
 _MAX_UNITS = 3
 
@@ -335,13 +337,14 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     if not scored:
         return None
     best_score, _, best = scored[0]
-    if best is search and search is not None:
-        named = next(
-            (t for _, _, t in scored if t is not search and _asks_for(query, t)), None
-        )
-        if named is not None and not (_HOW_TO.search(text) and named.side_effects):
+    if search is not None and not best.side_effects:
+        # The longest example said wins: "show my open tickets" over "open a
+        # ticket"; among equals, the better score.
+        said = [(_asks_for(text, t), t) for _, _, t in scored if t is not search]
+        length, named = max(said, key=lambda pair: pair[0], default=(0, None))
+        if named and length and not (_HOW_TO.search(text) and named.side_effects):
             # "The printer jams, open a ticket": the request is explicit, however
-            # much the rest sounds like a question for the articles.
+            # much the rest sounds like a question or another look-up.
             return named
     if search is None or best is search:
         return best if best_score >= _ROUTE_THRESHOLD or best is search else search
@@ -363,15 +366,27 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     return search
 
 
-def _asks_for(query: AbstractSet[str], tool: _ToolInfo) -> bool:
-    """The message contains one of the tool's examples that names the tool
-    ("open a ticket" for create_ticket), every word of it."""
+def _asks_for(text: str, tool: _ToolInfo) -> int:
+    """How many words of the longest example naming the tool that the message
+    says as a phrase: "…, open a ticket" for create_ticket (2); 0 for none
+    ("shows … ticket" is not "show my tickets")."""
+    said = f" {' '.join(_sequence(text))} "
     name_terms = _terms(tool.name.replace("_", " "))
+    longest = 0
     for example in tool.examples:
-        wanted = _terms(example)
-        if len(wanted) >= 2 and wanted & name_terms and wanted <= query:
-            return True
-    return False
+        wanted = _sequence(example)
+        named = len(set(wanted)) >= 2 and bool(set(wanted) & name_terms)
+        if named and f" {' '.join(wanted)} " in said:
+            longest = max(longest, len(wanted))
+    return longest
+
+
+@lru_cache(maxsize=4096)
+def _sequence(text: str) -> tuple[str, ...]:
+    """Stemmed content words in order (ticket numbers read as "ticket")."""
+    text = _TICKET.sub(" ticket ", text)
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    return tuple(_stemmer().stemWords(words))
 
 
 def _term_weights(tools: Sequence[_ToolInfo]) -> dict[str, float]:
@@ -420,10 +435,15 @@ def _score(
     description = _described(query, tool)
     name_terms = _terms(tool.name.replace("_", " "))
     name = len(query & name_terms) / len(name_terms) if name_terms else 0.0
-    # Naming a catalogue entry ("Visio") is strong evidence on its own.
+    # Naming a catalogue entry ("Visio") is strong evidence on its own; a
+    # short list of modes ("close", "reopen") or a field the tool drafts itself
+    # (a ticket's category) is not: "my closed tickets" closes nothing.
     enum_bonus = 0.0
     for spec in tool.properties.values():
-        if spec.get("enum") and _match_enum(spec["enum"], text) is not None:
+        options = spec.get("enum") or []
+        if len(options) < _CATALOGUE_MIN or tool.drafts:
+            continue
+        if _match_enum(options, text) is not None:
             enum_bonus = _ROUTE_THRESHOLD
     return 0.6 * example + 0.25 * description + 0.15 * name + enum_bonus
 

@@ -104,7 +104,7 @@ def test_manifest_offers_the_bot_in_every_chat_scope() -> None:
     (bot,) = build_manifest(load_settings())["bots"]
 
     assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
-    assert bot["supportsFiles"] is False
+    assert bot["supportsFiles"] is True  # screenshots and files for tickets
     titles = {c["title"] for lst in bot["commandLists"] for c in lst["commands"]}
     assert {"reset my password", "my tickets", "talk to a person", "help"} <= titles
     assert all(

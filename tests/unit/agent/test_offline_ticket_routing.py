@@ -1,0 +1,70 @@
+"""The offline model routes ticket requests with the shipped tool manifests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import StructuredTool
+
+from agent.offline import OfflineChatModel
+from tools.registry import load_manifest
+from tools.settings import PROJECT_ROOT
+
+
+def _tool(path: Any) -> StructuredTool:
+    manifest = load_manifest(path)
+
+    async def run(**_: Any) -> str:
+        return ""
+
+    return StructuredTool.from_function(
+        coroutine=run,
+        name=manifest.name,
+        description=manifest.description,
+        args_schema=manifest.parameters,
+        metadata={
+            "examples": manifest.examples,
+            "side_effects": manifest.side_effects,
+            "conversation": manifest.conversation,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def model() -> OfflineChatModel:
+    folder = PROJECT_ROOT / "manifests" / "tools"
+    return OfflineChatModel().bind_tools(
+        [_tool(p) for p in sorted(folder.glob("*.yaml"))]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "args"),
+    [
+        (
+            "the printer on floor 3 jams all the time, open a ticket",
+            "create_ticket",
+            {},
+        ),
+        ("my screen shows this error, open a ticket", "create_ticket", {}),
+        ("show my open tickets", "list_my_tickets", {}),
+        ("show my closed tickets too", "list_my_tickets", {"include_closed": True}),
+        ("show the ticket queue", "list_my_tickets", {"queue": True}),
+        ("any news on INC0001234?", "ticket_status", {"number": "INC0001234"}),
+        ("add to inc0001234 that it also happens at home", "comment_on_ticket", None),
+        ("reopen INC0001234, it's broken again", "update_ticket", None),
+        ("close my ticket", "update_ticket", {"action": "close"}),
+        ("how do I open a ticket?", "search_knowledge", None),
+        ("hello again", None, None),
+    ],
+)
+def test_ticket_requests_reach_the_ticket_tools(
+    model: OfflineChatModel, text: str, tool: str | None, args: dict[str, Any] | None
+) -> None:
+    reply = model.invoke([HumanMessage(text)])
+
+    assert [c["name"] for c in reply.tool_calls] == ([tool] if tool else [])
+    if args is not None:
+        assert reply.tool_calls[0]["args"] == args
