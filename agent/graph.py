@@ -40,7 +40,7 @@ from agent.trimming import repair_tool_pairs, trim_history
 from tools.approvals import finish
 from tools.conversation import CONVERSATION_KEY
 from tools.identity import requester_from_config
-from tools.registry import APPROVE_KEY, ToolRegistry
+from tools.registry import APPROVE_KEY, NOTHING_DONE_KEY, ToolRegistry
 from tools.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,11 @@ def build_graph(
         if asked and approvals_db is not None:
             message.response_metadata[APPROVAL_KEY] = asked[0]
             await finish(approvals_db, asked[0], succeeded=not _failed(message))
-        elif _has_side_effects(tools.get(call["name"])) and not _failed(message):
+        elif (
+            _has_side_effects(tools.get(call["name"]))
+            and not _failed(message)
+            and not _nothing_done(message)
+        ):
             # Refusing before asking is fine; acting without asking is not.
             logger.error("tool %s acted without asking for approval", call["name"])
         return {"messages": [message]}
@@ -200,6 +204,11 @@ def _failed(message: ToolMessage) -> bool:
         return True
     content = message.content
     return isinstance(content, str) and content.startswith("Error:")
+
+
+def _nothing_done(message: ToolMessage) -> bool:
+    artifact = message.artifact
+    return isinstance(artifact, dict) and bool(artifact.get(NOTHING_DONE_KEY))
 
 
 def _has_side_effects(tool: BaseTool | None) -> bool:

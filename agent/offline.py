@@ -129,6 +129,11 @@ _NUMBER = re.compile(r"\b\d+\b")
 _PERSON_PARAMS = frozenset({"user", "upn", "person", "for_user", "subject", "target"})
 _TICKET_PARAMS = frozenset({"number", "ticket", "ticket_number", "incident"})
 _TICKET = re.compile(r"\b(?:INC\d{4,10}|HD-[A-Z2-7]{6})\b", re.IGNORECASE)
+_TICKET_DIGITS = re.compile(
+    r"(?:\bticket|\bincident|\bstatus of|#)\s*(?:no\.?|number|#)?\s*(\d{4,10})\b",
+    re.IGNORECASE,
+)
+"""A ticket's digits alone, where the words say it is one: "status of 1001"."""
 _FLAG_NOISE = frozenset({"include", "show", "only", "is", "use"})
 _REASON_PARAMS = frozenset({"reason", "justification"})
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -337,11 +342,15 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     if not scored:
         return None
     best_score, _, best = scored[0]
-    if search is not None and not best.side_effects:
+    if search is not None:
         # The longest example said wins: "show my open tickets" over "open a
         # ticket"; among equals, the better score.
         said = [(_asks_for(text, t), t) for _, _, t in scored if t is not search]
         length, named = max(said, key=lambda pair: pair[0], default=(0, None))
+        if named and _named_person(text) and not named.names_people:
+            named = None  # "reset the password of dana@…" is not "reset my password"
+        if named and best.side_effects and not named.side_effects:
+            named = None  # a phrase that only looks something up yields to an action
         if named and length and not (_HOW_TO.search(text) and named.side_effects):
             # "The printer jams, open a ticket": the request is explicit, however
             # much the rest sounds like a question or another look-up.
@@ -481,8 +490,12 @@ def _fill_arguments(tool: _ToolInfo, text: str) -> tuple[dict[str, Any], list[st
 def _value_for(name: str, spec: dict[str, Any], text: str, numbers: list[int]) -> Any:
     kind = spec.get("type")
     if name.lower() in _TICKET_PARAMS and kind in (None, "string"):
+        # "INC0001001", or its digits alone ("status of 1001").
         found = _TICKET.search(text)
-        return found.group(0).upper() if found else None
+        if found:
+            return found.group(0).upper()
+        digits = _TICKET_DIGITS.search(text)
+        return digits.group(1) if digits else None
     if kind == "boolean":
         # "show my closed tickets" sets include_closed; "the queue" sets queue.
         words = set(_WORD.findall(text.lower()))

@@ -97,6 +97,9 @@ USER_MESSAGE_KEY = "user_message"
 """Artifact key of a plain sentence for the employee, where ``content`` is
 written for the model (instructions such as "do not retry" are not for people).
 A failed call's artifact carries the employee's sentence under ``"error"``."""
+NOTHING_DONE_KEY = "nothing_done"
+"""Artifact key set by a side-effecting tool that found nothing to change (a
+ticket already closed): it rightly asked no one."""
 
 
 @dataclass(frozen=True, slots=True)

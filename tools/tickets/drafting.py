@@ -16,6 +16,9 @@ from tools.redact import redact
 from tools.tickets.base import CATEGORIES, LEVELS, Level
 
 SHORT_MAX = 160
+RECENT_LINES = 6
+"""How far back a draft looks: an earlier problem is another ticket."""
+_LABEL = re.compile(r"\b(?:INC\d{4,10}|HD-[A-Z2-7]{6})\b", re.IGNORECASE)
 DESCRIPTION_MAX = 4000
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -35,7 +38,8 @@ _META = _wordset(
     works working worked help helped helpful useless fix fixed solve solved
     person human someone somebody agent technician talk speak contact escalate
     thanks thank ok okay yes no hi hello hey is was be so that's thats all
-    nothing anything one"""
+    nothing anything one status close closed reopen cancel comment add show list
+    queue update news any didnt doesnt dont anymore done"""
 )
 """Words of a line that only asks for a ticket or says the answer did not help."""
 
@@ -214,10 +218,13 @@ def draft(args: dict[str, Any], conversation: Conversation, *, who: str) -> Draf
 
 
 def problem_lines(conversation: Conversation) -> list[str]:
-    """What the employee said about the problem: their lines that say more
-    than "open a ticket" or "that didn't help", oldest first."""
+    """What the employee said about the problem lately: their last
+    :data:`RECENT_LINES` lines that say more than "open a ticket" or "that
+    didn't help" and name no existing ticket, oldest first."""
     lines = []
-    for line in conversation.employee_lines:
+    for line in conversation.employee_lines[-RECENT_LINES:]:
+        if _LABEL.search(line):
+            continue  # about an existing ticket ("status of INC0001001")
         # "The printer jams, open a ticket": keep the clause about the problem.
         kept = [c.strip() for c in _CLAUSE.split(line) if _about_problem(c)]
         if kept:

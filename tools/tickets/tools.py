@@ -32,10 +32,16 @@ from tools.errors import (
 )
 from tools.identity import Requester
 from tools.redact import redact
-from tools.registry import USER_MESSAGE_KEY, ToolContext, ToolResult
+from tools.registry import (
+    NOTHING_DONE_KEY,
+    USER_MESSAGE_KEY,
+    ToolContext,
+    ToolResult,
+)
 from tools.tickets.base import (
     CATEGORIES,
     LEVELS,
+    OPEN_STATES,
     PRIORITY_LABELS,
     STATE_LABELS,
     Attachment,
@@ -116,6 +122,7 @@ async def _mine(ctx: ToolContext, label: str) -> Ticket:
         f"ticket {label} not found or not the requester's",
         user_message=f"I can't find ticket {label} among your tickets. Check the "
         "number, or ask me to list your tickets.",
+        escalate=False,
     )
     try:
         ticket = await tickets.aget(label)
@@ -129,27 +136,39 @@ async def _mine(ctx: ToolContext, label: str) -> Ticket:
     return ticket
 
 
-async def _which(ctx: ToolContext, args: dict[str, Any]) -> Ticket:
-    """The ticket the employee means: the one named, or their only open one."""
-    label = (
-        label_in(str(args.get("number") or "")) or str(args.get("number") or "").strip()
-    )
+async def _which(
+    ctx: ToolContext,
+    args: dict[str, Any],
+    *,
+    states: frozenset[TicketState] = OPEN_STATES | {"resolved"},
+) -> Ticket:
+    """The ticket the employee means: the one named, or else their only one in
+    ``states`` (open or resolved by default: "close my ticket" after a
+    resolution means the resolved one)."""
+    given = str(args.get("number") or "").strip()
+    label = label_in(given) or given
     if label:
         return await _mine(ctx, label)
-    open_tickets = await _system(ctx).alist(
-        caller_id=ctx.requester.object_id, caller_upn=ctx.requester.upn, open_only=True
+    mine = await _system(ctx).alist(
+        caller_id=ctx.requester.object_id, caller_upn=ctx.requester.upn, open_only=False
     )
-    if len(open_tickets) == 1:
-        return open_tickets[0]
-    if not open_tickets:
+    candidates = [t for t in mine if t.state in states]
+    # An open ticket is meant before a resolved one.
+    open_ones = [t for t in candidates if t.is_open]
+    if len(open_ones) == 1 or (not open_ones and len(candidates) == 1):
+        return (open_ones or candidates)[0]
+    if not candidates:
         raise NotFound(
-            "the requester has no open ticket",
+            "the requester has no ticket in the states asked for",
             user_message="You have no open tickets. Tell me the number if you mean "
             "an older one.",
+            escalate=False,
         )
-    listed = ", ".join(f"{t.label} ({t.short_description})" for t in open_tickets[:5])
+    listed = ", ".join(
+        f"{t.label} ({t.short_description})" for t in (open_ones or candidates)[:5]
+    )
     raise MissingDetail(
-        "several open tickets",
+        "several tickets",
         field="number",
         user_message=f"Which ticket do you mean? You have: {listed}.",
     )
@@ -442,7 +461,7 @@ async def create_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
 async def ticket_status(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     """Where one of my tickets stands, with the service desk's latest reply."""
     ticket = await _which(ctx, args)
-    text = describe(ticket)
+    text = describe(ticket, viewer=ctx.requester)
     return ToolResult(text, {USER_MESSAGE_KEY: text, "ticket": ticket.label})
 
 
@@ -491,6 +510,7 @@ async def comment_on_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResul
         )
     ticket = await _which(ctx, args)
     ctx.audit.action = f"comment on ticket {ticket.label}"
+    ctx.audit.subject_id = ticket.caller.object_id or ctx.requester.object_id
     said = _comment_words(args.get("comment"), has_files=bool(waiting))
     if not ticket.is_open and ticket.state != "resolved":
         raise ToolError(
@@ -537,7 +557,9 @@ async def comment_on_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResul
         )
     author = ctx.requester.name or ctx.requester.upn or ctx.requester.object_id
     if body:
-        await tickets.acomment(ticket.label, body, author=author, from_caller=True)
+        await tickets.acomment(
+            ticket.label, body, author=author, from_caller=owns(ticket, ctx.requester)
+        )
     attached, problems = await _attach(ctx, tickets, ticket.label, files)
     if ticket.state == "on_hold" and (body or attached):
         # The service desk was waiting for the employee; the answer is in.
@@ -575,6 +597,8 @@ async def update_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     """Close my ticket (solved, or no longer needed) or reopen a resolved one."""
     tickets = _system(ctx)
     action = str(args.get("action") or "").lower()
+    if action == "cancel":
+        action = "close"  # no longer needed: closing is how a ticket is withdrawn
     if action not in ("close", "reopen"):
         raise MissingDetail(
             f"action {action!r}",
@@ -584,12 +608,13 @@ async def update_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     ticket = await _which(ctx, args)
     reason = redact(str(args.get("reason") or "").strip())[:500]
     ctx.audit.action = f"{action} ticket {ticket.label}"
+    ctx.audit.subject_id = ticket.caller.object_id or ctx.requester.object_id
     if action == "close" and ticket.state == "closed":
         text = f"{ticket.label} is already closed."
-        return ToolResult(text, {USER_MESSAGE_KEY: text})
+        return ToolResult(text, {USER_MESSAGE_KEY: text, NOTHING_DONE_KEY: True})
     if action == "reopen" and ticket.is_open:
         text = f"{ticket.label} is still open ({STATE_LABELS[ticket.state]}); no need to reopen it."
-        return ToolResult(text, {USER_MESSAGE_KEY: text})
+        return ToolResult(text, {USER_MESSAGE_KEY: text, NOTHING_DONE_KEY: True})
     if action == "reopen" and ticket.state == "closed":
         raise ToolError(
             f"reopen closed {ticket.label}",
@@ -623,7 +648,9 @@ async def update_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     why = redact(decision.values.get("reason", reason).strip())
     author = ctx.requester.name or ctx.requester.upn or ctx.requester.object_id
     if why:
-        await tickets.acomment(ticket.label, why, author=author, from_caller=True)
+        await tickets.acomment(
+            ticket.label, why, author=author, from_caller=owns(ticket, ctx.requester)
+        )
     state: TicketState = "closed" if action == "close" else "in_progress"
     updated = await tickets.aset_state(ticket.label, state, by=_me(ctx), note=why)
     told = (
@@ -640,7 +667,7 @@ async def update_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
 # -- wording ----------------------------------------------------------------------
 
 
-def describe(ticket: Ticket) -> str:
+def describe(ticket: Ticket, *, viewer: Requester | None = None) -> str:
     """A ticket as the employee reads it: state, who has it, due time, latest reply."""
     head = f"{ticket.label}: {ticket.short_description}"
     if ticket.pending:
@@ -664,7 +691,8 @@ def describe(ticket: Ticket) -> str:
     visible = [c for c in ticket.comments if not c.work_note]
     if visible:
         latest = visible[-1]
-        who = "you" if latest.from_caller else latest.author
+        mine = viewer is not None and owns(ticket, viewer)
+        who = "you" if latest.from_caller and mine else latest.author
         lines.append(
             f"Latest comment ({who}, {latest.at:%Y-%m-%d %H:%M} UTC): {latest.body}"
         )
