@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -163,6 +164,10 @@ class TurnHandler:
             await self._route_message(inbound, outbox)
 
     async def _route_message(self, inbound: Inbound, outbox: Outbox) -> None:
+        ticket_reply = ticket_news.read_ticket_reply(inbound.value)
+        if ticket_reply is not None:
+            await self.on_ticket_reply(ticket_reply, inbound, outbox)
+            return
         ticket_choice = ticket_news.read_ticket_choice(inbound.value)
         if ticket_choice is not None:
             await self.on_ticket_choice(ticket_choice, inbound, outbox)
@@ -342,6 +347,26 @@ class TurnHandler:
                 )
             except Exception as exc:  # a redraw is cosmetic
                 logger.warning("could not redraw ticket news: %s", type(exc).__name__)
+
+    async def on_ticket_reply(
+        self, reply: ticket_news.TicketReply, inbound: Inbound, outbox: Outbox
+    ) -> None:
+        """An answer typed into ticket news: onto the ticket once, for its
+        caller only (a double click sends the same words once)."""
+        if self.tickets is None:
+            await outbox.send(replies.text_activity(replies.card_unusable()))
+            return
+        digest = hashlib.sha256(reply.text.encode()).hexdigest()[:24]
+        key = f"ticket-reply:{inbound.tenant_id}:{reply.event_id}:{digest}"
+        if reply.text and not await claim_activity(self.engine, key):
+            await outbox.send(
+                replies.text_activity("I already sent that answer to IT support.")
+            )
+            return
+        requester = await self._requester(inbound)
+        line = await ticket_news.send_ticket_reply(reply, requester, self.tickets)
+        logger.info("ticket reply on %s in %s", reply.ticket, inbound.conversation_id)
+        await outbox.send(replies.text_activity(line))
 
     async def _card_unreadable(self, inbound: Inbound, outbox: Outbox) -> None:
         thread_id = thread_id_for(

@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 FIXED = "ticket_fixed"
 NOT_FIXED = "ticket_not_fixed"
+REPLY = "ticket_reply"
+REPLY_INPUT = "comment"
+"""The reply box's id: the same as an approval card's comment box, so that the
+terminal chat's "1 my answer" fills it too."""
 NOT_FIXED_COMMENT = "The employee says the resolution did not fix it."
 """The caller comment added when the employee reopens a ticket from the card."""
 
@@ -121,6 +125,25 @@ def news_activity(event: TicketEvent) -> dict[str, Any]:
             _submit("Yes, close it", FIXED, label, event.event_id, style="positive"),
             _submit("No, reopen it", NOT_FIXED, label, event.event_id),
         ]
+    elif event.kind in ("question", "commented"):
+        # Answering in the card reaches the ticket whatever the model makes of
+        # a bare "It is a Dell U2720Q" typed in the chat.
+        body.append(
+            {
+                "type": "Input.Text",
+                "id": REPLY_INPUT,
+                "label": "Your answer" if event.kind == "question" else "Reply",
+                "isMultiline": True,
+                "maxLength": TEXT_MAX,
+                "isRequired": True,
+                "errorMessage": "Type your answer first.",
+            }
+        )
+        actions = [
+            _submit(
+                "Send to IT support", REPLY, label, event.event_id, style="positive"
+            )
+        ]
     return card_activity(body, actions, summary=news_summary(event))
 
 
@@ -199,12 +222,7 @@ def _news_body(event: TicketEvent) -> list[dict[str, Any]]:
     elif event.kind == "question":
         body.append(text_block(f"{author or 'IT support'} has a question for you:"))
         body.append(_quote(text or "(no text)"))
-        body.append(
-            text_block(
-                "Reply here in this chat: I'll add your answer to the ticket.",
-                weight="Bolder",
-            )
-        )
+
     elif event.kind == "resolved":
         who = f" by {author}" if author else ""
         body.append(text_block(f"Your ticket was resolved{who}."))
@@ -262,6 +280,63 @@ def read_ticket_choice(value: Any) -> TicketChoice | None:
     if ticket is None or event_id is None:
         return None
     return TicketChoice(ticket=ticket, event_id=event_id, fixed=action == FIXED)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketReply:
+    """The employee's answer typed into a news card."""
+
+    ticket: str
+    event_id: str
+    text: str
+
+
+def read_ticket_reply(value: Any) -> TicketReply | None:
+    """Read a "Send to IT support" click from a submit's ``value``; None when
+    it is not one. An empty box gives a reply with empty ``text``."""
+    if not isinstance(value, dict) or value.get("action") != REPLY:
+        return None
+    ticket = _token(value.get("ticket"), TICKET_LABEL_MAX)
+    event_id = _token(value.get("event"), EVENT_ID_MAX)
+    if ticket is None or event_id is None:
+        return None
+    typed = value.get(REPLY_INPUT)
+    text = redact(typed.strip()[:TEXT_MAX]) if isinstance(typed, str) else ""
+    return TicketReply(ticket=ticket, event_id=event_id, text=text)
+
+
+async def send_ticket_reply(
+    reply: TicketReply, requester: Requester, tickets: TicketSystem
+) -> str:
+    """Add the caller's answer to the ticket (an on-hold ticket goes back to
+    work); returns the sentence for the employee. Only the caller may answer."""
+    if not reply.text:
+        return "Type your answer in the box on the card, then send it."
+    try:
+        ticket = await tickets.aget(reply.ticket)
+    except NotFound:
+        return _not_found(reply.ticket)
+    except HelpdeskError as exc:
+        return exc.user_message
+    if not is_callers(ticket.caller, requester):
+        return _not_found(reply.ticket)
+    if ticket.state == "closed":
+        return (
+            f"{ticket.label} is closed, so the answer would reach no one. Tell me "
+            "about the problem and I'll open a new ticket."
+        )
+    author = requester.name or requester.upn or requester.object_id
+    try:
+        await tickets.acomment(
+            ticket.label, reply.text, author=author, from_caller=True
+        )
+        if ticket.state == "on_hold":
+            await tickets.aset_state(
+                ticket.label, "in_progress", by=requester.upn or requester.object_id
+            )
+    except HelpdeskError as exc:
+        return exc.user_message
+    return f"Sent your answer to IT support; it is on {ticket.label} now."
 
 
 async def apply_ticket_choice(

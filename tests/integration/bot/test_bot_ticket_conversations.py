@@ -328,3 +328,46 @@ async def test_a_language_model_drafts_the_ticket_and_the_employee_confirms_it()
     # The model saw the tool's schema, never the employee's identity.
     sent = model.requests[0].body
     assert any(t["function"]["name"] == "create_ticket" for t in sent["tools"])
+
+
+async def test_the_answer_to_a_technicians_question_goes_on_the_ticket_once() -> None:
+    async with ChatSession(load_settings(notify_poll_s=0.1)) as chat:
+        await chat.say("my monitor flickers, open a ticket")
+        await chat.say("1")
+        [ticket] = await _tickets(chat)
+        await chat.services.tickets.aset_state(
+            ticket.number, "on_hold", by="Sam Rivera", note="Which monitor model?"
+        )
+        [news] = await _news(chat)
+        assert "Which monitor model?" in render(news)[0]
+
+        told = _text(await chat.say("1 It is a Dell U2720Q"))
+        again = _text(await chat.say("1 It is a Dell U2720Q"))
+        answered = await chat.services.tickets.aget(ticket.number)
+
+    assert f"it is on {ticket.number} now" in told
+    assert "already sent" in again
+    assert answered.state == "in_progress"
+    assert [c.body for c in answered.comments if c.from_caller] == [
+        "It is a Dell U2720Q"
+    ]
+
+
+async def test_a_help_desk_comment_from_the_chat_reaches_the_employee(
+    settings: Settings,
+) -> None:
+    async with ChatSession(load_settings(notify_poll_s=0.1)) as alex:
+        await alex.say("my laptop fan is very loud, open a ticket")
+        await alex.say("1")
+        [ticket] = await _tickets(alex)
+
+        async with ChatSession(alex.settings, as_user=AGENT) as sam:
+            await sam.say(f"add to {ticket.number} that we are ordering a new fan")
+            await sam.say("1")
+
+        [news] = await _news(alex)
+        stored = await alex.services.tickets.aget(ticket.number)
+
+    assert "we are ordering a new fan" in render(news)[0]
+    [comment] = stored.comments
+    assert (comment.author, comment.from_caller) == ("Sam Rivera", False)

@@ -12,11 +12,13 @@ from bot.chat import render
 from bot.ticket_news import (
     FIXED,
     NOT_FIXED,
+    REPLY,
     TicketChoice,
     decided_news_activity,
     news_activity,
     news_summary,
     read_ticket_choice,
+    read_ticket_reply,
 )
 from tools.tickets.base import EventKind, TicketEvent
 
@@ -95,14 +97,26 @@ def test_a_comment_names_the_technician_and_quotes_them() -> None:
     assert "Alex Tech wrote on INC0001001." in news_summary(event)
 
 
-def test_a_question_says_the_reply_goes_onto_the_ticket() -> None:
-    activity = news_activity(_event("question", "Which building are you in?"))
+@pytest.mark.parametrize("kind", ["question", "commented"])
+def test_a_question_or_comment_has_a_reply_box_for_the_ticket(kind: EventKind) -> None:
+    event = _event(kind, "Which building are you in?")
+    activity = news_activity(event)
 
     words = _words(activity)
-    assert "Alex Tech has a question for you:" in words
     assert "Which building are you in?" in words
-    assert "Reply here in this chat: I'll add your answer to the ticket." in words
-    assert not _card(activity).get("actions")
+    card = _card(activity)
+    [box] = [e for e in card["body"] if e["type"] == "Input.Text"]
+    [send] = card["actions"]
+    assert send["data"] == {
+        "action": REPLY,
+        "ticket": "INC0001001",
+        "event": event.event_id,
+    }
+    typed = read_ticket_reply(
+        {**send["data"], box["id"]: "  Building 4, password: Hunter2!  "}
+    )
+    assert typed is not None
+    assert typed.text == "Building 4, password: [redacted]"
 
 
 def test_a_resolution_shows_the_note_and_asks_with_two_buttons() -> None:
@@ -126,8 +140,10 @@ def test_a_resolution_shows_the_note_and_asks_with_two_buttons() -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k != "resolved"])
-def test_only_a_resolution_has_buttons(kind: EventKind) -> None:
+@pytest.mark.parametrize(
+    "kind", [k for k in KINDS if k not in ("resolved", "question", "commented")]
+)
+def test_only_news_that_asks_something_has_buttons(kind: EventKind) -> None:
     assert "actions" not in _card(news_activity(_event(kind, "x")))
 
 
