@@ -11,11 +11,16 @@ Headers:
 - ``X-Helpdesk-Signature``: ``sha256=`` and the lowercase hex HMAC-SHA256 of
   ``"{timestamp}.{raw body}"`` under the shared secret.
 
+A header that is missing or not of that form (any byte outside ASCII
+included) is refused with 401 before anything else is read.
+
 Body (``application/json``, at most 256 KB)::
 
     {
-      "event_id": "…",          required; unique per change (sys_id:sys_mod_count);
-                                letters, digits and _ . : @ / + = - only
+      "event_id": "…",          required; unique per change and part (the rule
+                                sends sys_id:sys_mod_count:c for a comment,
+                                :s for the state); letters, digits and
+                                _ . : @ / + = - only
       "type": "resolved",       required; created | commented | question |
                                 resolved | closed | reopened | state_changed
       "number": "INC0010001",   required; the incident number
@@ -27,15 +32,22 @@ Body (``application/json``, at most 256 KB)::
                                 or new state, in words for the employee
       "author": "…",            optional; who wrote or changed it
       "at": "…"                 optional; when, ISO 8601 or "YYYY-MM-DD HH:MM:SS"
-                                (UTC)
+                                (UTC), from 1970 to a day ahead of the bot's
+                                clock
     }
+
+``comment`` and ``author`` may hold any text but NUL and unpaired surrogates
+(a JSON escape of half a UTF-16 pair), which no database stores.
 
 The ticket is found in the ServiceNow outbox (``ticket_outbox``) by
 ``correlation_id``, else ``sys_id``, else ``number``; that row names the
 employee, their tenant and the conversation to answer in. A ticket the help
 desk did not raise is acknowledged and ignored (202). The event is recorded
 for the notifier under ``itsm:{event_id}``; a second delivery of the same
-``event_id`` answers 409 and sends nothing twice.
+``event_id`` answers 409 and sends nothing twice. A change the help desk made
+itself is already recorded under that id
+(:meth:`tools.tickets.servicenow.ServiceNowTickets._record_change`), so the
+rule's report of it is such a replay.
 
 Answers: 202 accepted or ignored; 400 malformed body (the message names the
 field); 401 unsigned, badly signed, or stale; 404 webhook off; 409 replay;
@@ -51,7 +63,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast, get_args
 
 import sqlalchemy as sa
@@ -77,6 +89,12 @@ COMMENT_MAX = 4000
 
 KINDS: frozenset[str] = frozenset(get_args(EventKind))
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+=-]*")
+_SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+"""NUL and unpaired surrogates: JSON may carry them, no database takes them."""
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_AHEAD = timedelta(days=1)
+"""How far ahead of the bot's clock ``at`` may be (clocks differ a little)."""
 _LIMITS = {
     "event_id": 100,
     "number": 32,
@@ -178,7 +196,7 @@ async def receive(
     try:
         _check_signature(body, headers, settings, now=now)
         _check_json(headers)
-        event = parse_event(body)
+        event = parse_event(body, now=now)
     except _Refused as exc:
         if exc.status == 401:
             logger.warning("refused ITSM webhook call: %s", exc.message)
@@ -209,15 +227,21 @@ async def receive(
     return WebhookAnswer(202, {"status": "accepted", "event_id": event.event_id})
 
 
-def parse_event(body: bytes) -> ItsmEvent:
+def parse_event(body: bytes, *, now: float | None = None) -> ItsmEvent:
     """Read and check the JSON body.
+
+    Args:
+        body: the raw request body.
+        now: the current unix time, which ``at`` may not be far ahead of (tests).
 
     Raises:
         _Refused: 400 with a message naming the field that is wrong.
     """
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
+        # ValueError covers undecodable bytes, bad JSON and integers too long
+        # for Python to read.
         raise _Refused(400, "the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise _Refused(400, "the body must be a JSON object")
@@ -238,13 +262,19 @@ def parse_event(body: bytes) -> ItsmEvent:
         correlation_id=_optional_key(data, "correlation_id"),
         comment=(comment or "")[:COMMENT_MAX],
         author=_optional_text(data, "author", _LIMITS["author"]),
-        at=_optional_time(data, "at"),
+        at=_optional_time(data, "at", now=time.time() if now is None else now),
     )
 
 
 def _check_signature(
     body: bytes, headers: Any, settings: Settings, *, now: float | None
 ) -> None:
+    """Refuse (401) unless both headers are well formed, fresh and match.
+
+    Header values arrive as text decoded by the server; bytes that were not
+    UTF-8 come through as surrogates, so each value is checked to be plain
+    ASCII of the expected form before it is used or encoded.
+    """
     timestamp = headers.get(TIMESTAMP_HEADER)
     signature = headers.get(SIGNATURE_HEADER)
     if not timestamp or not signature:
@@ -252,26 +282,46 @@ def _check_signature(
             401,
             f"sign the request: {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} are needed",
         )
-    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+    if not isinstance(timestamp, str) or not _is_unix_seconds(timestamp):
         raise _Refused(401, f"{TIMESTAMP_HEADER} must be unix seconds")
+    given = signature.strip().lower() if isinstance(signature, str) else ""
+    if not given.isascii() or not _SIGNATURE.fullmatch(given):
+        raise _Refused(
+            401,
+            f"{SIGNATURE_HEADER} must be {SIGNATURE_PREFIX} followed by the 64 "
+            "lowercase hex digits of the HMAC-SHA256",
+        )
     skew = abs((time.time() if now is None else now) - int(timestamp))
     if skew > settings.itsm_webhook_tolerance_s:
         raise _Refused(401, "stale or future timestamp")
 
     secret = settings.itsm_webhook_secret
     expected = sign(secret.get_secret_value() if secret else "", timestamp, body)
-    given = signature.strip().lower()
-    if not hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8")):
+    if not hmac.compare_digest(expected.encode("ascii"), given.encode("ascii")):
         raise _Refused(401, "bad signature")
+
+
+def _is_unix_seconds(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 12
 
 
 def _check_json(headers: Any) -> None:
     raw = headers.get("Content-Type") or ""
+    raw = raw if isinstance(raw, str) else ""
     mime = raw.split(";", 1)[0].strip().lower()
     if mime != "application/json" and not mime.endswith("+json"):
         raise _Refused(
-            415, f"send the event as application/json (received {raw or 'none'})"
+            415, f"send the event as application/json (received {_shown(raw)})"
         )
+
+
+def _shown(header: str) -> str:
+    """A header value fit to quote back: short printable ASCII, else a word."""
+    if not header:
+        return "none"
+    if header.isascii() and header.isprintable() and len(header) <= 100:
+        return header
+    return "an unreadable value"
 
 
 def _required_token(data: dict[str, Any], name: str) -> str:
@@ -322,11 +372,17 @@ def _optional_text(data: dict[str, Any], name: str, limit: int | None) -> str | 
         return None
     if not isinstance(value, str):
         raise _Refused(400, f"'{name}' must be a string")
+    if _UNSTORABLE.search(value):
+        raise _Refused(
+            400,
+            f"'{name}' holds a NUL character or an unpaired surrogate; send plain text",
+        )
     value = value.strip()
     return (value[:limit] if limit else value) or None
 
 
-def _optional_time(data: dict[str, Any], name: str) -> datetime | None:
+def _optional_time(data: dict[str, Any], name: str, *, now: float) -> datetime | None:
+    """The time in UTC; refused unless it lies between 1970 and a day from now."""
     value = data.get(name)
     if value is None or value == "":
         return None
@@ -341,7 +397,23 @@ def _optional_time(data: dict[str, Any], name: str) -> datetime | None:
             raise _Refused(
                 400, f"'{name}' must be an ISO 8601 time or YYYY-MM-DD HH:MM:SS (UTC)"
             ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    out_of_range = _Refused(
+        400,
+        f"'{name}' is out of range: give a time from 1970 up to a day ahead of "
+        "now (UTC)",
+    )
+    try:
+        # An offset can push a time at either end of the calendar past it.
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        else:
+            moment = moment.astimezone(UTC)
+        latest = datetime.fromtimestamp(now, UTC) + _AHEAD
+    except (OverflowError, ValueError, OSError):
+        raise out_of_range from None
+    if not _EARLIEST <= moment <= latest:
+        raise out_of_range
+    return moment
 
 
 async def _find_caller(engine: AsyncEngine, event: ItsmEvent) -> _Caller | None:

@@ -12,9 +12,16 @@ Each event goes to a stored conversation reference of its caller:
 A reference the connector refuses with 403 or 404 (the user removed the app,
 the bot left the chat), or in local mode a loopback connector that is gone (a
 terminal chat that ended), is marked unreachable, so no later event tries it
-again until the user writes to the bot; the next candidate is tried. An event
-with no usable reference is settled ``unreachable``; a transient failure
-(5xx, 429, timeout, connection refused) is retried with exponential backoff.
+again until the user writes to the bot there; the next candidate is tried. A
+transient failure (5xx, 429, timeout, connection refused) is retried with
+exponential backoff.
+
+An event with no usable reference is not retried on a timer: it is
+``parked`` until the user writes to the bot again, in any conversation (a new
+terminal chat, Teams after reinstalling the app). Saving that message's
+reference (:func:`tools.db.save_reference`) makes the user's parked events due
+at once, in the database, so whichever replica polls next sends them to the
+conversation the user uses now.
 
 Warning:
     Delivery is at least once, not exactly once: a replica that sends an
@@ -54,7 +61,7 @@ logger = logging.getLogger(__name__)
 BATCH = 10
 """Events claimed per run; they are sent concurrently, within one lease."""
 MAX_TARGETS = 3
-"""References tried for one event before it is settled unreachable."""
+"""References tried for one event before it is parked."""
 _FALLBACK_SCAN = 20
 """Recent references of a caller looked at to find a 1:1 chat."""
 
@@ -110,7 +117,7 @@ class Notifier:
         event = due.event
         try:
             outcome, error, retry_in = await self._send(due)
-            await settle(
+            status = await settle(
                 self.engine, event.event_id, outcome, error=error, retry_in=retry_in
             )
         except Exception:
@@ -126,7 +133,7 @@ class Notifier:
             event.event_id,
             event.kind,
             event.number or event.reference,
-            outcome,
+            status if outcome == "parked" else outcome,
             f" ({error})" if error else "",
         )
         return outcome
@@ -173,8 +180,8 @@ class Notifier:
         if refused_here is not None:
             return "failed", refused_here, None
         if skipped:
-            return "unreachable", "every conversation with the caller refused", None
-        return "unreachable", "no conversation with the caller is stored", None
+            return "parked", "every conversation with the caller refused", None
+        return "parked", "no conversation with the caller is stored", None
 
 
 async def find_target(

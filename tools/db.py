@@ -327,8 +327,21 @@ async def save_reference(
     user_object_id: str,
     conversation_id: str,
     reference: dict[str, Any],
-) -> None:
-    """Insert or refresh the conversation reference of a user in a conversation."""
+) -> int:
+    """Insert or refresh the conversation reference of a user in a conversation.
+
+    A message from the user means the bot can reach them again: the mark of
+    an unreachable conversation is cleared, and ticket news that found no
+    conversation to go to (parked) becomes due again, in the same
+    transaction, so that the next pass of any replica's notifier sends it
+    where the user can be reached now (see :mod:`bot.notify`).
+
+    Returns:
+        How many parked ticket events became due.
+    """
+    # Imported here: the ticket tables are defined on this module's metadata.
+    from tools.tickets.events import wake_parked
+
     values = {
         "tenant_id": tenant_id,
         "user_object_id": user_object_id,
@@ -349,6 +362,7 @@ async def save_reference(
     )
     async with engine.begin() as conn:
         await conn.execute(statement)
+        return await wake_parked(conn, tenant_id=tenant_id, caller_id=user_object_id)
 
 
 async def mark_unreachable(
@@ -361,7 +375,7 @@ async def mark_unreachable(
 
     Teams answers 403 or 404 once the user removed the app or the bot left
     the chat; proactive messages then skip this reference until the user
-    writes again (:func:`save_reference` clears the mark).
+    writes here again (:func:`save_reference` clears the mark).
 
     Returns:
         True when a stored reference was marked.

@@ -13,12 +13,18 @@
  *   x_helpdesk.webhook_secret    the same value as HELPDESK_ITSM_WEBHOOK_SECRET
  *                                (type password2, read roles: admin)
  *   x_helpdesk.integration_user  the user name the bot signs in to ServiceNow
- *                                with; its own changes (the employee's replies
- *                                and clicks) are not echoed back to them
+ *                                with; its changes (the employee's replies and
+ *                                clicks, a technician's update through the
+ *                                bot) are then not posted back at all
  *
  * Each change is posted as JSON, signed with HMAC-SHA256 over
  * "<unix seconds>.<body>" (headers X-Helpdesk-Timestamp and
- * X-Helpdesk-Signature: sha256=<hex>). The post is asynchronous, so saving an
+ * X-Helpdesk-Signature: sha256=<hex>), one event per part that changed:
+ * event_id "<sys_id>:<sys_mod_count>:c" for a comment, ":s" for the state.
+ * The bot records a change it makes itself under the same ids, so when
+ * x_helpdesk.integration_user is not set the post of such a change is a
+ * replay that the bot answers with 409: the employee hears of it once, and
+ * not at all when they made it. The post is asynchronous, so saving an
  * incident never waits for the bot; a post the bot does not receive (the bot
  * is down) is not sent again, and the employee can still ask the bot where
  * the ticket stands.

@@ -4,6 +4,12 @@ Both backends and the ServiceNow webhook write here with :func:`record_event`;
 the bot's notifier (any replica) claims due events with :func:`claim_due`,
 sends them, and settles each with :func:`settle`. A claim is a lease: an event
 claimed by a replica that died becomes due again when the lease runs out.
+
+Statuses: ``pending`` (due at ``next_attempt_at``), ``delivered``, ``parked``
+(no conversation could take it; due again as soon as the caller writes to the
+bot, see :func:`wake_parked`), ``failed`` (an operator must look), and
+``muted`` (a change the caller made themselves: never sent, kept so that the
+same change reported again by the ServiceNow webhook is known as a replay).
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tools.db import conversation_references
 from tools.tickets.base import TicketEvent
 from tools.tickets.tables import ticket_events
 
@@ -27,7 +34,7 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
 """Transient failures (the connector down) retried this often, then ``failed``."""
 
-Settlement = Literal["delivered", "unreachable", "retry", "failed"]
+Settlement = Literal["delivered", "parked", "retry", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +45,20 @@ class DueEvent:
     attempts: int
 
 
-async def record_event(engine: AsyncEngine, event: TicketEvent) -> bool:
-    """Store ``event`` for delivery; False when its id was already stored (a replay)."""
+async def record_event(
+    engine: AsyncEngine, event: TicketEvent, *, muted: bool = False
+) -> bool:
+    """Store ``event`` for delivery; False when its id was already stored (a replay).
+
+    Args:
+        engine: the app database.
+        event: the change. An ``at`` that has no UTC equivalent (an offset
+            that pushes it past year 9999 or before year 1) is replaced by the
+            recording time.
+        muted: store it as ``muted``, never to be sent: the caller made this
+            change, and its id is kept so that a report of it from elsewhere
+            is a replay.
+    """
     now = _now()
     values = {
         "event_id": event.event_id,
@@ -51,8 +70,8 @@ async def record_event(engine: AsyncEngine, event: TicketEvent) -> bool:
         "conversation_id": event.conversation_id,
         "text": event.text,
         "author": event.author,
-        "created_at": _utc(event.at) if event.at else now,
-        "status": "pending",
+        "created_at": _event_time(event, now),
+        "status": "muted" if muted else "pending",
         "attempts": 0,
         "next_attempt_at": now,
     }
@@ -116,14 +135,25 @@ async def settle(
     *,
     error: str | None = None,
     retry_in: timedelta | None = None,
-) -> None:
+) -> str:
     """Record what became of a claimed event.
 
     ``retry`` makes it due again after ``retry_in`` (backing off), unless it
     has been tried :data:`MAX_ATTEMPTS` times, when it is ``failed``.
+    ``parked`` waits for the caller to write to the bot (:func:`wake_parked`);
+    when they already did while the event was being sent, it is retried at
+    once instead, so that news is not parked past the message that would have
+    woken it.
+
+    Returns:
+        The status the event now has (``pending`` when it will be tried again).
     """
     now = _now()
     table = ticket_events
+    if outcome == "parked":
+        if await _park(engine, event_id, error):
+            return "parked"
+        outcome, retry_in = "retry", timedelta(0)
     values: dict[str, Any] = {"lease_until": None, "last_error": error}
     if outcome == "retry":
         async with engine.connect() as conn:
@@ -143,7 +173,8 @@ async def settle(
                 error,
             )
         else:
-            values["next_attempt_at"] = now + (retry_in or backoff(attempts))
+            wait = retry_in if retry_in is not None else backoff(attempts)
+            values["next_attempt_at"] = now + wait
     else:
         values["status"] = outcome
         values["delivered_at"] = now if outcome == "delivered" else None
@@ -152,6 +183,31 @@ async def settle(
         await conn.execute(
             table.update().where(table.c.event_id == event_id).values(**values)
         )
+    return str(values.get("status", "pending"))
+
+
+async def wake_parked(conn: AsyncConnection, *, tenant_id: str, caller_id: str) -> int:
+    """Make the caller's parked events due now: they wrote to the bot again.
+
+    Runs in the caller's transaction (the one that saves the conversation
+    reference), so any replica's notifier finds the news on its next pass and
+    sends it to the conversation the caller uses now.
+
+    Returns:
+        How many events became due.
+    """
+    table = ticket_events
+    result = await conn.execute(
+        table.update()
+        .where(table.c.status == "parked")
+        .where(table.c.tenant_id == tenant_id)
+        .where(table.c.caller_id == caller_id)
+        .values(status="pending", next_attempt_at=_now(), lease_until=None)
+    )
+    woken = int(result.rowcount or 0)
+    if woken:
+        logger.info("%d parked ticket event(s) of %s due again", woken, caller_id)
+    return woken
 
 
 async def get_event(engine: AsyncEngine, event_id: str) -> TicketEvent | None:
@@ -193,14 +249,74 @@ def _event(row: Any) -> TicketEvent:
         text=row.text,
         author=row.author,
         conversation_id=row.conversation_id,
-        at=_utc(row.created_at),
+        at=_as_utc(row.created_at),
     )
 
 
+async def _park(engine: AsyncEngine, event_id: str, error: str | None) -> bool:
+    """Park a claimed event unless its caller saved a conversation reference
+    since it was claimed (then False: it should be tried again at once).
+
+    One conditional UPDATE, so a reference saved while the event was being
+    sent either stops the parking or finds the event parked and wakes it.
+    """
+    events, references = ticket_events, conversation_references
+    async with engine.begin() as conn:
+        lease_until = (
+            await conn.execute(
+                sa.select(events.c.lease_until).where(events.c.event_id == event_id)
+            )
+        ).scalar_one_or_none()
+        claimed_at = _as_utc(lease_until) - LEASE if lease_until else _now()
+        came_back = (
+            sa.exists()
+            .where(references.c.tenant_id == events.c.tenant_id)
+            .where(references.c.user_object_id == events.c.caller_id)
+            .where(references.c.updated_at >= claimed_at)
+        )
+        result = await conn.execute(
+            events.update()
+            .where(events.c.event_id == event_id)
+            .where(~came_back)
+            .values(
+                status="parked",
+                lease_until=None,
+                last_error=error,
+                delivered_at=None,
+                attempts=events.c.attempts + 1,
+            )
+        )
+    return int(result.rowcount or 0) == 1
+
+
+def _event_time(event: TicketEvent, now: datetime) -> datetime:
+    if event.at is None:
+        return now
+    try:
+        return _utc(event.at)
+    except OverflowError:
+        logger.warning(
+            "ticket event %s: its time %s has no UTC equivalent; stored as now",
+            event.event_id,
+            event.at.isoformat(),
+        )
+        return now
+
+
 def _utc(value: datetime) -> datetime:
+    """``value`` in UTC (naive means UTC already).
+
+    Raises:
+        OverflowError: the offset pushes it outside years 1 to 9999.
+    """
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A stored time (naive on SQLite) in UTC; stored times are in range in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _now() -> datetime:

@@ -173,6 +173,11 @@ _COMMENT_HEADER = re.compile(
 """The first line of a comment written here: ServiceNow shows the integration
 user as its writer, so the text names the person."""
 _UNSAFE_IN_QUERY = re.compile(r"[\^=\n\r]")
+_COMMENTS = "c"
+_STATE = "s"
+"""The parts of a change, as the business rule's event ids end."""
+_CALLERS_OWN: frozenset[EventKind] = frozenset({"closed", "reopened", "state_changed"})
+"""Moves the caller is not told of when they made them."""
 
 _BUSY = (
     "The service desk is not answering right now. Please try again in a few minutes."
@@ -382,7 +387,8 @@ class ServiceNowTickets:
 
         The text is redacted and headed with who wrote it (ServiceNow shows
         the integration user as the writer). A staff comment that is not a
-        work note becomes a ``commented`` event for the caller.
+        work note becomes a ``commented`` event for the caller; the caller's
+        own comment is recorded muted (see :meth:`_record_change`).
         """
         record, row = await self._locate(label)
         sys_id = _value(record, "sys_id")
@@ -401,8 +407,15 @@ class ServiceNowTickets:
             params=_READ,
             json_body={field: f"[From {author}{via}]\n{text}"},
         )
-        if not from_caller and not work_note:
-            await self._notify(row, updated, "commented", text, author=author)
+        if not work_note:
+            await self._record_change(
+                row,
+                updated,
+                {_COMMENTS: "commented"},
+                told=None if from_caller else _COMMENTS,
+                text=text,
+                author=author,
+            )
         return await self._full(updated, row)
 
     async def aattach(self, label: str, attachment: Attachment) -> None:
@@ -429,6 +442,18 @@ class ServiceNowTickets:
         or who resolved it); putting on hold sets "awaiting caller" and sends
         the note as a comment (the question to the caller); reopening a
         resolved incident moves it to in progress.
+
+        The caller hears of the change (``question``, ``resolved``,
+        ``closed``, ``reopened``, ``state_changed``) unless they made it: a
+        close, reopen or other move whose ``by`` is the caller's object id or
+        UPN is recorded muted, as the embedded system does.
+
+        Args:
+            label: the incident number or the help desk reference.
+            state: where to move it.
+            by: who moves it: a technician's name, or the caller's object id
+                or UPN when the employee does it.
+            note: the resolution, the question to the caller, or why.
 
         Raises:
             ToolError: the incident is closed (ServiceNow does not reopen it),
@@ -462,23 +487,22 @@ class ServiceNowTickets:
             "PATCH", f"{_INCIDENTS}/{sys_id}", params=_READ, json_body=body
         )
 
-        number = _value(updated, "number")
-        kind: EventKind | None = None
+        parts: dict[str, EventKind] = {}
+        if "comments" in body:
+            parts[_COMMENTS] = "question" if state == "on_hold" else "commented"
+        moved = _move_kind(before, state)
+        if moved is not None:
+            parts[_STATE] = moved
+        told: str | None = None
         if state == "on_hold" and text:
-            kind = "question"
-        elif state == before:
-            kind = None
-        elif state == "resolved":
-            kind = "resolved"
-        elif state == "closed":
-            kind = "closed"
-        elif before in ("resolved", "closed"):
-            kind = "reopened"
-        else:
-            kind = "state_changed"
-        if kind is not None:
-            default = f"{number} is now {STATE_LABELS[state].lower()}."
-            await self._notify(row, updated, kind, text or default, author=by)
+            told = _COMMENTS  # the question is the news
+        elif moved is not None and not (moved in _CALLERS_OWN and _is_caller(row, by)):
+            told = _STATE
+        number = _value(updated, "number")
+        default = f"{number} is now {STATE_LABELS[state].lower()}."
+        await self._record_change(
+            row, updated, parts, told=told, text=text or default, author=by
+        )
         return await self._full(updated, row)
 
     async def aassign(
@@ -857,39 +881,74 @@ class ServiceNowTickets:
             url=f"{self._base}/nav_to.do?uri=incident.do?sys_id={row.sys_id}",
         )
 
-    async def _notify(
+    async def _record_change(
         self,
         row: _Row | None,
         record: dict[str, Any],
-        kind: EventKind,
-        text: str,
+        parts: dict[str, EventKind],
         *,
+        told: str | None,
+        text: str,
         author: str,
     ) -> None:
-        """Tell the caller about a change made here, when the ticket is ours.
+        """Record the events of one change made here, when the ticket is ours.
 
-        The event id is the one the ITSM webhook gives the same change
-        (``itsm:`` + sys_id + ``:`` + ``sys_mod_count`` after it), so a change
-        made here and reported again by ServiceNow's business rule is stored
-        once.
+        ServiceNow's business rule (``infra/servicenow/business_rule.js``)
+        reports a change as one event per part that changed: ``c`` for a
+        comment, ``s`` for the state, with the id
+        ``{sys_id}:{sys_mod_count}:{part}``, which the ITSM webhook stores
+        with ``itsm:`` in front. Each part of a change made here is recorded
+        under that same id: the part the caller is told of (``told``) as news,
+        the others muted. The rule's report of the change is then a replay
+        (409), so the caller hears of it once, and not at all when they made
+        it, even where the rule does not skip the integration user's changes.
+
+        Args:
+            row: our outbox row of the ticket; None (not raised here) records
+                nothing.
+            record: the incident as ServiceNow answered the change.
+            parts: the parts that changed, each with the event kind the rule
+                would report.
+            told: the part that is news for the caller, or None.
+            text: the news, in words for the caller.
+            author: who made the change.
+
+        Warning:
+            The rule posts asynchronously, normally well after ServiceNow has
+            answered the update. Should its report still reach the bot before
+            this records the change, the report is the one kept: the caller
+            hears of the change once, but also of one they made themselves
+            when ``x_helpdesk.integration_user`` is not set.
         """
         if row is None:
             return
         sys_id = _value(record, "sys_id")
-        await record_event(
-            self._engine,
-            TicketEvent(
-                event_id=f"itsm:{sys_id}:{_value(record, 'sys_mod_count')}",
-                kind=kind,
-                reference=row.reference,
-                number=_value(record, "number"),
-                caller_id=row.draft.caller.object_id,
-                tenant_id=row.draft.caller.tenant_id,
-                conversation_id=row.draft.conversation_id,
-                text=text,
-                author=author,
-            ),
-        )
+        number = _value(record, "number")
+        count = _value(record, "sys_mod_count")
+        for part, kind in parts.items():
+            event_id = _change_id(sys_id, count, part)
+            if event_id is None:
+                if part != told:
+                    continue  # no id to recognise a report by
+                # Without a modification count no report can be matched; a
+                # unique id still delivers the news.
+                stamp = int(_now().timestamp() * 1_000_000)
+                event_id = f"{number}:{kind}:{stamp}"
+            await record_event(
+                self._engine,
+                TicketEvent(
+                    event_id=event_id,
+                    kind=kind,
+                    reference=row.reference,
+                    number=number,
+                    caller_id=row.draft.caller.object_id,
+                    tenant_id=row.draft.caller.tenant_id,
+                    conversation_id=row.draft.conversation_id,
+                    text=text,
+                    author=author,
+                ),
+                muted=part != told,
+            )
 
     # -- HTTP ---------------------------------------------------------------------
 
@@ -1417,6 +1476,36 @@ def _correlation(key: str, reference: str) -> str:
     if len(key) <= CORRELATION_MAX and not _UNSAFE_IN_QUERY.search(key):
         return key
     return reference
+
+
+def _move_kind(before: TicketState, state: TicketState) -> EventKind | None:
+    """The event a move from ``before`` to ``state`` is, as the rule names it."""
+    if state == before:
+        return None
+    if state in ("resolved", "closed"):
+        return "resolved" if state == "resolved" else "closed"
+    if before in ("resolved", "closed"):
+        return "reopened"
+    return "state_changed"
+
+
+def _is_caller(row: _Row | None, by: str) -> bool:
+    """Whether ``by`` (an object id, a UPN or a technician's name) is the caller."""
+    if row is None:
+        return False
+    who = by.strip().casefold()
+    caller = row.draft.caller
+    return bool(who) and who in {
+        v.casefold() for v in (caller.object_id, caller.upn) if v
+    }
+
+
+def _change_id(sys_id: str, count: str, part: str) -> str | None:
+    """``itsm:{sys_id}:{sys_mod_count}:{part}``, the id the webhook stores the
+    business rule's report of the same change under; None without a count."""
+    if not sys_id or not count.isdigit():
+        return None
+    return f"itsm:{sys_id}:{count}:{part}"
 
 
 def _event_id(key: str, kind: str) -> str:

@@ -127,7 +127,9 @@ ticket_events = sa.Table(
     sa.Index("ix_ticket_events_due", "status", "next_attempt_at"),
 )
 """Changes the caller should hear about, delivered once by any replica.
-Status: pending, delivered, unreachable (the user removed the app), failed."""
+Status: pending, delivered, parked (no conversation could take it; due again
+when the user writes to the bot), failed, muted (the caller's own change,
+never sent; its id makes a report of it a replay)."""
 
 pending_attachments = sa.Table(
     "pending_attachments",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fakes.bot_harness import RunningBot, card_actions, run_bot
 from fakes.ticket_feed import add_outbox_row, event_count, event_row, signed_headers
 from sqlalchemy.ext.asyncio import AsyncEngine
+from yarl import URL
 
 from bot.app import JOBS_KEY, SERVICES_KEY
 from bot.connector import LocalConnector
@@ -66,6 +69,44 @@ async def _post(
         headers=headers if headers is not None else signed_headers(SECRET, raw),
     ) as response:
         return response.status, await response.json()
+
+
+async def _post_raw(
+    bot: RunningBot, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, dict[str, Any]]:
+    """POST with header bytes exactly as given (HTTP clients refuse to send
+    bytes that are not text, but anything on the network can)."""
+    url = URL(bot.url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        head = [
+            b"POST /api/itsm/events HTTP/1.1",
+            b"Host: " + url.raw_authority.encode("ascii"),
+            b"Connection: close",
+            b"Content-Length: " + str(len(body)).encode("ascii"),
+            *(name + b": " + value for name, value in headers),
+        ]
+        writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=10)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    status_line, _, rest = answer.partition(b"\r\n")
+    _, _, payload = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), json.loads(payload)
+
+
+def _raw_headers(raw: bytes, **replace: bytes) -> list[tuple[bytes, bytes]]:
+    """The signed headers as bytes, some replaced by the given bytes."""
+    headers = {
+        name: value.encode("ascii")
+        for name, value in signed_headers(SECRET, raw).items()
+    }
+    names = {"signature": SIGNATURE_HEADER, "timestamp": TIMESTAMP_HEADER}
+    for key, value in replace.items():
+        headers[names.get(key, "Content-Type")] = value
+    return [(name.encode("ascii"), value) for name, value in headers.items()]
 
 
 async def _known_ticket(bot: RunningBot) -> str:
@@ -206,6 +247,57 @@ async def test_an_unsigned_or_badly_signed_event_gets_401(
     assert await event_count(_engine(bot)) == 0
 
 
+_GOOD_DIGEST = b"0" * 64
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "names"),
+    [
+        ("signature", b"sha256=\xff\xfe", SIGNATURE_HEADER),
+        ("signature", "sha256=é".encode(), SIGNATURE_HEADER),
+        ("signature", b"sha256=" + _GOOD_DIGEST[:-1] + b"\xc3\xa9", SIGNATURE_HEADER),
+        ("signature", b"sha256=" + _GOOD_DIGEST + b"\xff", SIGNATURE_HEADER),
+        ("signature", b"\xef\xbc\x93" * 30, SIGNATURE_HEADER),
+        ("timestamp", b"17\xff", TIMESTAMP_HEADER),
+        ("timestamp", "١٧٠٠٠٠٠٠٠٠".encode(), TIMESTAMP_HEADER),
+    ],
+    ids=[
+        "signature-not-utf8",
+        "signature-non-ascii",
+        "signature-non-ascii-digit",
+        "signature-trailing-byte",
+        "signature-fullwidth-digits",
+        "timestamp-not-utf8",
+        "timestamp-arabic-digits",
+    ],
+)
+async def test_header_bytes_that_are_not_ascii_get_401_not_500(
+    bot: RunningBot, header: str, value: bytes, names: str
+) -> None:
+    await _known_ticket(bot)
+    raw = json.dumps(_body()).encode()
+
+    status, answer = await _post_raw(bot, raw, _raw_headers(raw, **{header: value}))
+
+    assert status == 401
+    assert names in answer["error"]
+    assert await event_count(_engine(bot)) == 0
+
+
+async def test_a_content_type_that_is_not_text_gets_415_without_its_bytes(
+    bot: RunningBot,
+) -> None:
+    raw = json.dumps(_body()).encode()
+    headers = _raw_headers(raw, content_type=b"application/json\xff\xfe")
+
+    status, answer = await _post_raw(bot, raw, headers)
+
+    assert status == 415
+    assert answer["error"] == (
+        "send the event as application/json (received an unreadable value)"
+    )
+
+
 @pytest.mark.parametrize("skew", [-301, 301], ids=["stale", "future"])
 async def test_a_timestamp_outside_the_tolerance_gets_401(
     bot: RunningBot, skew: int
@@ -258,7 +350,16 @@ async def test_a_body_that_is_not_declared_json_gets_415(bot: RunningBot) -> Non
         (_body(event_id="x" * 101), "'event_id' is longer than 100 characters"),
         (_body(event_id="a b"), "'event_id' may hold letters, digits"),
         (_body(comment=["a"]), "'comment' must be a string"),
+        (_body(comment="half a pair \ud83d"), "'comment' holds a NUL character"),
+        (_body(comment="nul \x00 byte"), "'comment' holds a NUL character"),
+        (_body(author="\udc00 Tech"), "'author' holds a NUL character"),
+        (_body(correlation_id="k\ud800"), "'correlation_id' must be printable"),
         (_body(at="last tuesday"), "'at' must be an ISO 8601 time"),
+        (_body(at="9999-12-31T23:59:59-23:59"), "'at' is out of range"),
+        (_body(at="0001-01-01T00:00:00+23:59"), "'at' is out of range"),
+        (_body(at="9999-12-31T23:59:59+00:00"), "'at' is out of range"),
+        (_body(at="1969-12-31T23:59:59Z"), "'at' is out of range"),
+        (_body(at="0001-01-01 00:00:00"), "'at' is out of range"),
     ],
     ids=[
         "array",
@@ -271,7 +372,16 @@ async def test_a_body_that_is_not_declared_json_gets_415(bot: RunningBot) -> Non
         "long-event-id",
         "event-id-with-space",
         "comment-not-text",
+        "comment-half-surrogate-pair",
+        "comment-nul",
+        "author-lone-surrogate",
+        "correlation-id-lone-surrogate",
         "bad-time",
+        "time-past-9999-in-utc",
+        "time-before-year-1-in-utc",
+        "time-far-ahead",
+        "time-before-1970",
+        "servicenow-time-year-1",
     ],
 )
 async def test_a_malformed_event_gets_400_naming_the_field(
@@ -314,3 +424,26 @@ async def test_an_accepted_event_is_stored_redacted_under_its_prefix(
     assert (row.kind, row.number, row.caller_id) == ("commented", NUMBER, bot.user.id)
     assert row.conversation_id == bot.conversation_id
     assert "Xk29-pLm7-Qa" not in json.dumps(connector.messages()[-1])
+
+
+async def test_a_number_too_long_for_python_gets_400(bot: RunningBot) -> None:
+    raw = b'{"event_id": ' + b"1" * 5000 + b"}"
+
+    status, answer = await _post(bot, raw)
+
+    assert (status, answer) == (400, {"error": "the request body is not valid JSON"})
+
+
+async def test_a_time_with_an_offset_is_stored_in_utc(
+    bot: RunningBot, connector: LocalConnector
+) -> None:
+    await _known_ticket(bot)
+
+    status, _ = await _post(bot, _body(at="2026-03-02T16:30:00+02:00"))
+    row = await event_row(_engine(bot), "itsm:9d2f0c1e5b7a4e1f8c3d2b1a0f9e8d7c:5")
+    await connector.wait_for_messages(2)
+
+    assert status == 202
+    stored = row.created_at
+    stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+    assert stored == datetime(2026, 3, 2, 14, 30, tzinfo=UTC)

@@ -13,12 +13,21 @@ from typing import Any
 
 import pytest
 from fakes.bot_harness import RunningBot, run_bot
+from fakes.servicenow_server import (
+    PASSWORD,
+    USER,
+    FakeServiceNow,
+    serve_fake_servicenow,
+)
 from fakes.ticket_feed import add_outbox_row
 
-from bot.app import SERVICES_KEY
+from bot.app import JOBS_KEY, SERVICES_KEY
 from bot.connector import LocalConnector
 from bot.itsm_webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_event, sign
+from bot.ticket_news import NOT_FIXED_COMMENT
 from tools.settings import load_settings
+from tools.tickets.base import Caller, TicketDraft
+from tools.tickets.servicenow import ServiceNowTickets
 
 _ROOT = Path(__file__).resolve().parents[3]
 _RULE = _ROOT / "infra" / "servicenow" / "business_rule.js"
@@ -196,3 +205,120 @@ async def test_the_rules_post_reaches_the_employee_with_non_ascii_text_intact(
     assert request["body"].isascii()
     assert status == 202
     assert "Grüße — bitte neu starten." in json.dumps(card, ensure_ascii=False)
+
+
+# -- changes made through the help desk, reported back by the rule ---------------
+
+
+@pytest.fixture
+async def instance() -> AsyncIterator[FakeServiceNow]:
+    async with serve_fake_servicenow() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def servicenow(
+    bot: RunningBot, instance: FakeServiceNow
+) -> AsyncIterator[ServiceNowTickets]:
+    """The help desk's ServiceNow tickets, on the bot's database."""
+    settings = load_settings(
+        ticket_backend="servicenow",
+        servicenow_url=instance.url,
+        servicenow_user=USER,
+        servicenow_password=PASSWORD,
+        servicenow_timeout_s=2,
+    )
+    tickets = ServiceNowTickets(settings, bot.app[SERVICES_KEY].db)
+    yield tickets
+    await tickets.aclose()
+
+
+def _report(
+    fake: FakeServiceNow,
+    number: str,
+    *,
+    before: str,
+    changed: list[str],
+    journal: str = "",
+) -> list[dict[str, Any]]:
+    """What the rule posts for the incident's last update, made by the bot's
+    integration user, on an instance where ``x_helpdesk.integration_user`` was
+    never set."""
+    result = _run_rule(
+        current=dict(fake.incident(number)),
+        previous={"state": before},
+        changed=changed,
+        journal=journal,
+        user_name=USER,
+        user_display_name="Helpdesk Integration",
+        properties={
+            "x_helpdesk.webhook_url": "http://127.0.0.1:9/api/itsm/events",
+            "x_helpdesk.webhook_secret": SECRET,
+        },
+    )
+    return list(result["sent"])
+
+
+async def _deliver(bot: RunningBot, requests: list[dict[str, Any]]) -> list[int]:
+    statuses = []
+    for request in requests:
+        async with bot.http.post(
+            bot.url + "/api/itsm/events",
+            data=request["body"].encode("utf-8"),
+            headers=request["headers"],
+        ) as response:
+            statuses.append(response.status)
+    jobs = bot.app[JOBS_KEY]
+    await jobs.wait_for_passes(jobs.passes + 2)  # a second card would come now
+    return statuses
+
+
+async def test_changes_made_through_the_help_desk_and_reported_back_are_news_once(
+    bot: RunningBot,
+    connector: LocalConnector,
+    instance: FakeServiceNow,
+    servicenow: ServiceNowTickets,
+) -> None:
+    fake = instance
+    await bot.post(bot.activity("my VPN drops"))
+    caller = Caller(bot.user.id, bot.user.tenant_id, "local.user@contoso.example")
+    ticket = await servicenow.acreate(
+        TicketDraft(
+            idempotency_key="approval-vpn-1",
+            caller=caller,
+            short_description="VPN drops every few minutes",
+            description="The VPN drops every few minutes.",
+            conversation_id=bot.conversation_id,
+        )
+    )
+    number = ticket.label
+
+    # A technician resolves it through the help desk: the employee is told.
+    await servicenow.aset_state(
+        number, "resolved", by="Beth Tech", note="Replaced the VPN profile."
+    )
+    [_, card] = await connector.wait_for_messages(2)
+    resolved = await _deliver(bot, _report(fake, number, before="1", changed=["state"]))
+
+    # The employee clicks "No, reopen it": one update for the state, one for
+    # their comment, neither of them news for the employee.
+    await servicenow.aset_state(number, "in_progress", by=bot.user.id)
+    reopened = await _deliver(bot, _report(fake, number, before="6", changed=["state"]))
+    await servicenow.acomment(
+        number, NOT_FIXED_COMMENT, author="Local User", from_caller=True
+    )
+    commented = await _deliver(
+        bot,
+        _report(
+            fake,
+            number,
+            before="2",
+            changed=["comments"],
+            journal="2026-03-02 14:30:00 - Helpdesk Integration (Additional "
+            f"comments)\n[From Local User via Microsoft Teams]\n{NOT_FIXED_COMMENT}",
+        ),
+    )
+
+    assert card["summary"] == f"{number} was resolved. Did this fix it?"
+    assert (resolved, reopened, commented) == ([409], [409], [409])
+    assert len(connector.messages()) == 2

@@ -33,7 +33,7 @@ from bot.ticket_news import FIXED, NOT_FIXED
 from tools.db import conversation_references, create_engine, save_reference
 from tools.settings import Settings, load_settings
 from tools.tickets.base import TicketEvent
-from tools.tickets.events import record_event
+from tools.tickets.events import claim_due, record_event, settle
 
 _PROCESS = Path(__file__).resolve().parents[2] / "fakes" / "bot_process.py"
 _ROOT = Path(__file__).resolve().parents[3]
@@ -150,7 +150,7 @@ async def test_two_notifiers_racing_on_one_postgres_deliver_each_event_once(
     assert sorted(labels) == numbers
 
 
-async def test_a_connector_that_answers_403_marks_the_reference_and_is_not_retried(
+async def test_a_403_marks_the_reference_and_parks_the_news_until_the_user_writes(
     bot: RunningBot, connector: LocalConnector
 ) -> None:
     engine = _engine(bot)
@@ -166,18 +166,23 @@ async def test_a_connector_that_answers_403_marks_the_reference_and_is_not_retri
     assert await notifier.run_once() == 0
     calls_after = len(connector.calls) + len(connector.refused)
 
+    parked = [(await event_row(engine, e.event_id)).status for e in (first, second)]
+    assert await notifier.run_once() == 0  # parked news is not retried on a timer
+    calls_later = len(connector.calls) + len(connector.refused)
+
     await _say_hello(bot)  # the user came back: the mark is cleared
     cleared = await _unreachable_at(engine, bot.conversation_id)
     third = await _record(bot, ticket_event(conversation_id=bot.conversation_id))
-    assert await notifier.run_once() == 1
+    assert await notifier.run_once() == 3
+    assert await notifier.run_once() == 0
 
-    assert [len(connector.refused), len(_news(connector))] == [1, 1]
-    assert calls_after == calls_before  # nothing was even tried
+    assert [len(connector.refused), len(_news(connector))] == [1, 3]
+    assert calls_after == calls_before == calls_later  # nothing was even tried
     assert marked is not None
+    assert parked == ["parked", "parked"]
     assert cleared is None
-    assert (await event_row(engine, first.event_id)).status == "unreachable"
-    assert (await event_row(engine, second.event_id)).status == "unreachable"
-    assert (await event_row(engine, third.event_id)).status == "delivered"
+    for event in (first, second, third):
+        assert (await event_row(engine, event.event_id)).status == "delivered"
 
 
 async def test_a_404_in_a_group_chat_falls_back_to_the_personal_chat(
@@ -233,7 +238,7 @@ async def test_news_never_goes_to_a_group_chat_the_ticket_was_not_raised_in(
     assert _news(connector) == []
     row = await event_row(_engine(bot), event.event_id)
     assert (row.status, row.last_error) == (
-        "unreachable",
+        "parked",
         "no conversation with the caller is stored",
     )
 
@@ -275,7 +280,7 @@ async def test_a_throttled_send_waits_at_least_as_long_as_retry_after(
     assert delivered == 1
 
 
-async def test_an_event_for_someone_never_seen_is_unreachable(
+async def test_an_event_for_someone_never_seen_is_parked(
     bot: RunningBot, connector: LocalConnector
 ) -> None:
     event = await _record(bot, ticket_event(caller_id="never-wrote"))
@@ -283,7 +288,107 @@ async def test_an_event_for_someone_never_seen_is_unreachable(
     assert await bot.app[NOTIFIER_KEY].run_once() == 0
 
     assert connector.calls == []
-    assert (await event_row(_engine(bot), event.event_id)).status == "unreachable"
+    assert (await event_row(_engine(bot), event.event_id)).status == "parked"
+
+
+async def _chat_that_ended(bot: RunningBot) -> str:
+    """The user wrote in a terminal chat whose connector has since stopped."""
+    async with LocalConnector() as ended:
+        earlier = f"a:{uuid.uuid4().hex}"
+        activity = message_activity(
+            service_url=ended.url, conversation_id=earlier, user=bot.user, text="hi"
+        )
+        assert (await bot.post(activity))[0] == 200
+    return earlier
+
+
+async def test_news_parked_while_the_only_chat_is_gone_reaches_the_next_chat_once(
+    bot: RunningBot, connector: LocalConnector
+) -> None:
+    engine = _engine(bot)
+    notifier = bot.app[NOTIFIER_KEY]
+    earlier = await _chat_that_ended(bot)
+    event = await _record(bot, ticket_event(conversation_id=earlier))
+
+    assert await notifier.run_once() == 0
+    assert await notifier.run_once() == 0  # parked news is not retried on a timer
+    parked = await event_row(engine, event.event_id)
+
+    await _say_hello(bot)  # a new terminal chat, on a running connector
+    delivered = [await notifier.run_once(), await notifier.run_once()]
+
+    assert (parked.status, parked.attempts, parked.last_error) == (
+        "parked",
+        1,
+        "every conversation with the caller refused",
+    )
+    assert delivered == [1, 0]
+    [card] = _news(connector)
+    assert card["summary"].startswith("INC0001001 was resolved")
+    assert connector.calls[-1].conversation_id == bot.conversation_id
+    assert (await event_row(engine, event.event_id)).status == "delivered"
+
+
+async def test_parked_news_waits_while_the_user_writes_only_in_a_group_chat(
+    bot: RunningBot, connector: LocalConnector
+) -> None:
+    notifier = bot.app[NOTIFIER_KEY]
+    event = await _record(bot, ticket_event(conversation_id=None))
+    assert await notifier.run_once() == 0
+
+    group = f"19:{uuid.uuid4().hex}@thread.v2"
+    await _say_hello(bot, conversation_id=group, conversation_type="groupChat")
+    in_group = await notifier.run_once()
+    status_after_group = (await event_row(_engine(bot), event.event_id)).status
+    await _say_hello(bot)  # now a 1:1 chat
+    in_personal = await notifier.run_once()
+
+    assert (in_group, status_after_group) == (0, "parked")
+    assert in_personal == 1
+    assert [m["conversation"]["id"] for m in _news(connector)] == [bot.conversation_id]
+
+
+async def test_a_user_who_writes_while_their_news_is_being_sent_is_not_parked(
+    bot: RunningBot, connector: LocalConnector
+) -> None:
+    engine = _engine(bot)
+    event = await _record(bot, ticket_event(conversation_id=None))
+    [due] = await claim_due(engine)
+
+    # The notifier found no conversation; before it settles, the user writes.
+    await _say_hello(bot)
+    status = await settle(
+        engine, event.event_id, "parked", error="no conversation with the caller"
+    )
+    delivered = await bot.app[NOTIFIER_KEY].run_once()
+
+    assert due.event.event_id == event.event_id
+    assert status == "pending"
+    assert delivered == 1
+    assert len(_news(connector)) == 1
+
+
+async def test_any_replica_sends_the_news_a_user_woke_on_another(
+    fresh_postgres_url: str, connector: LocalConnector
+) -> None:
+    settings = _settings(fresh_postgres_url)
+    async with (
+        run_bot(settings, connector) as one,
+        run_bot(settings, connector) as two,
+    ):
+        for running in (one, two):
+            await running.app[JOBS_KEY].wait_for_passes(1)
+        event = await _record(one, ticket_event(conversation_id=None))
+        assert await one.app[NOTIFIER_KEY].run_once() == 0
+
+        await _say_hello(two)  # the message reaches the other replica
+        delivered = await one.app[NOTIFIER_KEY].run_once()
+        again = await two.app[NOTIFIER_KEY].run_once()
+        row = await event_row(_engine(one), event.event_id)
+
+    assert (delivered, again) == (1, 0)
+    assert row.status == "delivered"
+    assert len(_news(connector)) == 1
 
 
 async def test_local_mode_never_sends_to_a_stored_non_loopback_service_url(

@@ -115,12 +115,16 @@ async def _outbox(engine: AsyncEngine, key: str) -> Any:
         ).one()
 
 
-async def _events(engine: AsyncEngine) -> list[Any]:
+async def _events(engine: AsyncEngine, *, muted: bool = False) -> list[Any]:
+    """The events the caller will hear of (or, with ``muted``, those kept silent)."""
+    status = ticket_events.c.status
     async with engine.connect() as conn:
         return list(
             (
                 await conn.execute(
-                    ticket_events.select().order_by(ticket_events.c.created_at)
+                    ticket_events.select()
+                    .where(status == "muted" if muted else status != "muted")
+                    .order_by(ticket_events.c.created_at)
                 )
             ).all()
         )
@@ -878,3 +882,99 @@ async def test_long_key_correlates_by_reference_and_long_talk_is_cut(
     assert "[earlier messages cut]" in description
     assert "message 399" in description
     assert description.endswith("https://teams.microsoft.com/l/chat/0")
+
+
+# -- news of changes made here ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "by",
+    ["oid-alex", "alex@contoso.example", " ALEX@Contoso.Example "],
+    ids=["object-id", "upn", "upn-in-other-case"],
+)
+async def test_the_callers_own_close_and_reopen_are_not_news(
+    fake: FakeServiceNow, local_engine: AsyncEngine, desk: ServiceNowTickets, by: str
+) -> None:
+    await desk.acreate(_draft())
+
+    await desk.aset_state("INC0010001", "resolved", by="Beth Tech", note="New disk.")
+    await desk.aset_state("INC0010001", "in_progress", by=by)  # "No, reopen it"
+    await desk.aset_state("INC0010001", "resolved", by="Beth Tech", note="Again.")
+    closed = await desk.aset_state("INC0010001", "closed", by=by)  # "Yes, close it"
+
+    assert closed.state == "closed"
+    news = await _events(local_engine)
+    assert [(e.kind, e.text) for e in news] == [
+        ("resolved", "New disk."),
+        ("resolved", "Again."),
+    ]
+    muted = await _events(local_engine, muted=True)
+    assert [e.kind for e in muted] == ["reopened", "closed"]
+
+
+async def test_the_callers_answer_that_ends_a_hold_is_not_news(
+    local_engine: AsyncEngine, desk: ServiceNowTickets
+) -> None:
+    await desk.acreate(_draft())
+    await desk.aset_state(
+        "INC0010001", "on_hold", by="Beth Tech", note="Which model is it?"
+    )
+
+    await desk.acomment(
+        "INC0010001", "A T14.", author="Alex Employee", from_caller=True
+    )
+    await desk.aset_state("INC0010001", "in_progress", by="alex@contoso.example")
+
+    assert [e.kind for e in await _events(local_engine)] == ["question"]
+    muted = await _events(local_engine, muted=True)
+    assert [(e.kind, e.author) for e in muted[1:]] == [
+        ("commented", "Alex Employee"),
+        ("state_changed", "alex@contoso.example"),
+    ]
+
+
+async def test_staff_closing_or_reopening_is_still_news(
+    local_engine: AsyncEngine, desk: ServiceNowTickets
+) -> None:
+    await desk.acreate(_draft())
+
+    await desk.aset_state("INC0010001", "resolved", by="Beth Tech", note="Done.")
+    await desk.aset_state("INC0010001", "in_progress", by="Beth Tech")
+    await desk.aset_state("INC0010001", "closed", by="Alex Employee")  # a name
+
+    kinds = [e.kind for e in await _events(local_engine)]
+    assert kinds == ["resolved", "reopened", "closed"]
+
+
+async def test_events_of_changes_made_here_carry_the_business_rules_ids(
+    fake: FakeServiceNow, local_engine: AsyncEngine, desk: ServiceNowTickets
+) -> None:
+    await desk.acreate(_draft())
+    sys_id = fake.incident("INC0010001")["sys_id"]
+
+    await desk.acomment(
+        "INC0010001", "Please restart.", author="Beth Tech", from_caller=False
+    )  # sys_mod_count 1
+    await desk.aset_state(
+        "INC0010001", "on_hold", by="Beth Tech", note="Which model?"
+    )  # 2
+    await desk.aset_state("INC0010001", "resolved", by="Beth Tech", note="Done.")  # 3
+    await desk.aset_state(
+        "INC0010001", "in_progress", by="Beth Tech", note="It came back."
+    )  # 4
+
+    news = await _events(local_engine)
+    muted = await _events(local_engine, muted=True)
+    assert [(e.event_id, e.kind) for e in news] == [
+        (f"itsm:{sys_id}:1:c", "commented"),
+        (f"itsm:{sys_id}:2:c", "question"),
+        (f"itsm:{sys_id}:3:s", "resolved"),
+        (f"itsm:{sys_id}:4:s", "reopened"),
+    ]
+    assert news[-1].text == "It came back."
+    # The rule also reports these parts (a state that a question explains, a
+    # reopening's comment); they are kept silent so its report is a replay.
+    assert [(e.event_id, e.kind) for e in muted] == [
+        (f"itsm:{sys_id}:2:s", "state_changed"),
+        (f"itsm:{sys_id}:4:c", "commented"),
+    ]
