@@ -327,6 +327,14 @@ async def test_a_directory_refusal_is_never_told_as_a_success(
     [record] = await _audit(chat)
     assert record.outcome != "success"
 
+    # T8: a ticket follows, drafted, with the refusal in what was tried.
+    [offer] = said.cards
+    assert "Open a ticket with the IT service desk" in render(offer)[0]
+    await _say(chat, "1")
+    [ticket] = await chat.services.tickets.alist(caller_id=chat.user.id)
+    details = await chat.services.tickets.adetails(ticket.number)
+    assert any("issue_temporary_access_pass failed" in t for t in details.tried)
+
 
 async def test_an_unknown_colleague_is_not_found_and_nothing_changes(
     settings: Settings,
