@@ -6,6 +6,13 @@ activity to :class:`bot.handler.TurnHandler` as our own types, and sends
 proactive messages from stored conversation references. A host on another SDK
 replaces this module and nothing else.
 
+Invoke activities get an answer for every name: the feedback submit goes to the
+handler, ``adaptiveCard/action`` (an ``Action.Execute`` this bot never sends)
+gets the universal-action error body with HTTP 200 as that protocol requires,
+and any other name a 400 that says what the bot handles, where botbuilder
+would answer 501 (a 5xx makes the channel retry). An activity the SDK cannot
+read gets a 400 that names the field, not the SDK's message.
+
 Proactive sends raise our own errors, so callers never see the SDK's::
 
     HelpdeskError
@@ -68,6 +75,19 @@ PROACTIVE_TIMEOUT_S = 20.0
 """One proactive send, connect to answer. Well under the notifier's lease
 (60 s), so that no other replica takes an event while it is being sent."""
 _UNREACHABLE_STATUSES = frozenset({403, 404})
+
+SUBMIT_ACTION = "message/submitAction"
+"""The invoke Teams sends for the feedback buttons; the only one handled."""
+UNIVERSAL_ACTION = "adaptiveCard/action"
+"""``Action.Execute``: the protocol wants HTTP 200 and the outcome in the body."""
+_SHOWN_NAME = 100
+"""Characters of an unknown invoke name repeated in the answer."""
+_SDK_SHAPES = {
+    "iso-8601": "an ISO 8601 date and time, such as 2024-05-01T09:30:00.000Z",
+    "str": "a string",
+    "bool": "true or false",
+    "[str]": "a list of strings",
+}
 
 
 class Unreachable(NotFound):
@@ -217,15 +237,49 @@ class _HelpdeskBot(TeamsActivityHandler):
         await self._dispatch(turn_context)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
-        if turn_context.activity.name == "message/submitAction":
+        name = turn_context.activity.name
+        if name == SUBMIT_ACTION:
             result = await self._dispatch(turn_context)
             result = result or InvokeResult(200, {})
             return InvokeResponse(status=result.status, body=result.body)
-        return await super().on_invoke_activity(turn_context)
+        # Not the SDK's dispatch: for every name this bot does not implement
+        # it answers 501, and a 5xx makes the channel send the invoke again.
+        answer = unsupported_invoke(name)
+        logger.info(
+            "invoke %r is not handled; answered %d",
+            (name or "")[:_SHOWN_NAME],
+            answer.status,
+        )
+        return InvokeResponse(status=answer.status, body=answer.body)
 
     async def _dispatch(self, turn_context: TurnContext) -> InvokeResult | None:
         inbound: Inbound = turn_context.turn_state[_INBOUND]
         return await self._handler.handle(inbound, _ContextOutbox(turn_context))
+
+
+def unsupported_invoke(name: str | None) -> InvokeResult:
+    """The answer to an invoke this bot does not handle: never a 5xx.
+
+    ``adaptiveCard/action`` must be answered with HTTP 200 and the outcome in
+    the body (the Universal Actions response: ``statusCode``, ``type``,
+    ``value``), so it gets a 400 error object there; any other name gets an
+    HTTP 400 whose ``error`` says what the bot handles.
+    """
+    shown = repr(name[:_SHOWN_NAME]) if name else "without a name"
+    message = (
+        f"this bot does not handle the invoke {shown}; it handles "
+        f"{SUBMIT_ACTION!r} (feedback) and card submits sent as messages"
+    )
+    if name == UNIVERSAL_ACTION:
+        return InvokeResult(
+            200,
+            {
+                "statusCode": 400,
+                "type": "application/vnd.microsoft.error",
+                "value": {"code": "NotSupported", "message": message},
+            },
+        )
+    return InvokeResult(400, {"error": message})
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +335,8 @@ class BotHost:
         try:
             activity = Activity().deserialize(body)
         except Exception as exc:  # msrest raises several unrelated types
-            raise InvalidInput(f"not a Bot Framework activity: {exc}") from exc
+            logger.debug("the SDK could not read the activity: %s", exc)
+            raise InvalidInput(_unreadable(body)) from exc
 
         if not self._signed:
             auth_header = None
@@ -411,6 +466,27 @@ class BotHost:
             )
         except Exception:
             logger.exception("could not send the apology [%s]", correlation_id)
+
+
+def _unreadable(body: dict[str, Any]) -> str:
+    """Say which field of ``body`` the SDK could not read, and what it wants.
+
+    Each top-level field is read alone; the first one the SDK refuses is named
+    with the shape its schema gives it.
+    """
+    for spec in Activity._attribute_map.values():
+        key = spec["key"]
+        if key not in body:
+            continue
+        try:
+            Activity().deserialize({key: body[key]})
+        except Exception:  # msrest raises several unrelated types
+            shape = _SDK_SHAPES.get(spec["type"])
+            if shape is None:
+                listed = spec["type"].startswith("[")
+                shape = "a list of objects" if listed else "an object"
+            return f"not a Bot Framework activity: '{key}' must be {shape}"
+    return "not a Bot Framework activity: a field has the wrong type"
 
 
 def _limit_connector_timeout(context: TurnContext, timeout_s: float) -> None:

@@ -193,7 +193,16 @@ async def _messages(request: web.Request) -> web.Response:
         )
 
     try:
-        body = json.loads(await request.read())
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        # aiohttp's own answer is plain text; every other refusal is JSON.
+        return _error(
+            413,
+            f"the activity is larger than {MAX_BODY_BYTES // 1024} KB; "
+            "send large content as a file attachment",
+        )
+    try:
+        body = json.loads(raw)
         too_deep = _nests_deeper_than(body, MAX_JSON_DEPTH)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return _error(400, "the request body is not valid JSON")

@@ -2,17 +2,37 @@
 
 The handler works on these, never on the SDK's classes, so that a second host
 (another SDK) only needs a new adapter.
+
+Ids are checked before anything is stored under them: an id with a control
+character (a NUL cannot be stored in Postgres at all) or longer than any id
+Teams sends is refused with the field's name. Free text is cleaned instead of
+refused: NULs are dropped and lone surrogates replaced in every string of the
+activity (text, card values, names), so that what reaches the agent and the
+database can be stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.service_url import service_url_host
 from tools.errors import InvalidInput
+from tools.text import without_nul
 
 InboundKind = Literal["message", "members_added", "feedback", "other"]
+
+MAX_CONVERSATION_ID = 512
+"""Teams conversation ids run to about 150 characters (a personal chat's
+``a:1…``, a channel thread's ``19:…@thread.tacv2;messageid=…``); the app
+tables hold 512."""
+MAX_ID = 256
+"""Activity, user, bot and reply-to ids: Teams sends well under 150."""
+MAX_TENANT_ID = 128
+"""Entra tenant ids are GUIDs (36 characters)."""
+MAX_DEDUPE_KEY = 512
+"""The ``processed_activities`` key column; longer keys are hashed."""
 
 MAX_FILES = 5
 """Files read from one message; Teams sends one per pasted image, so more is
@@ -115,8 +135,15 @@ class Inbound:
 
     @property
     def dedupe_key(self) -> str:
-        """Tenant + conversation + activity id: the same for every re-send."""
-        return f"act:{self.tenant_id}:{self.conversation_id}:{self.activity_id}"
+        """Tenant + conversation + activity id: the same for every re-send.
+
+        A key longer than the database column (long ids can add up to more)
+        is replaced by its SHA-256, which is just as stable.
+        """
+        key = f"act:{self.tenant_id}:{self.conversation_id}:{self.activity_id}"
+        if len(key) <= MAX_DEDUPE_KEY:
+            return key
+        return "act:sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -139,27 +166,27 @@ def parse_activity(body: Any) -> Inbound:
 
     Raises:
         InvalidInput: the body is not a Bot Framework activity (no ``type``,
-            conversation, sender, ``serviceUrl``, or a message without ``id``);
-            the message names the field.
+            conversation, sender, ``serviceUrl``, or a message without
+            ``id``), a field has the wrong type, or an id is too long or holds
+            a control character; the message names the field.
     """
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object (a Bot Framework activity)")
-    activity_type = body.get("type")
-    if not isinstance(activity_type, str) or not activity_type:
-        raise InvalidInput("not a Bot Framework activity: 'type' is missing")
-    conversation = _dict(body.get("conversation"))
-    if not _str(conversation.get("id")):
-        raise InvalidInput("not a Bot Framework activity: 'conversation.id' is missing")
-    if not isinstance(body.get("from"), dict):
-        raise InvalidInput("not a Bot Framework activity: 'from' is missing")
-    sender = body["from"]
-    if not _str(sender.get("id")):
-        raise InvalidInput("not a Bot Framework activity: 'from.id' is missing")
-    if activity_type == "message" and not _str(body.get("id")):
-        # Without an id a re-send cannot be told from a new message.
-        raise InvalidInput("not a Bot Framework activity: 'id' is missing")
+    activity_type = _required_str(body, "type", "type")
+    conversation = _object(body, "conversation", "conversation.id")
+    _check_id(
+        conversation, "id", "conversation.id", limit=MAX_CONVERSATION_ID, required=True
+    )
+    sender = _object(body, "from", "from")
+    _check_id(sender, "id", "from.id", limit=MAX_ID, required=True)
+    # Without an id a re-send of a message cannot be told from a new message.
+    _check_id(body, "id", "id", limit=MAX_ID, required=activity_type == "message")
+    _check_optional_ids(body, conversation, sender)
     service_url_host(body.get("serviceUrl"))
 
+    body = _storable(body)
+    conversation = _dict(body.get("conversation"))
+    sender = _dict(body.get("from"))
     recipient = _dict(body.get("recipient"))
     channel_data = _dict(body.get("channelData"))
     tenant_id = _str(_dict(channel_data.get("tenant")).get("id")) or _str(
@@ -191,6 +218,103 @@ def parse_activity(body: Any) -> Inbound:
         reference=_reference(body, conversation, sender, recipient),
         invoke_name=_str(body.get("name")) or None,
     )
+
+
+def _required_str(holder: dict[str, Any], key: str, name: str) -> str:
+    value = holder.get(key)
+    if value is None or value == "":
+        raise InvalidInput(f"not a Bot Framework activity: '{name}' is missing")
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"not a Bot Framework activity: '{name}' must be a string, "
+            f"not {_json_type(value)}"
+        )
+    return value
+
+
+def _object(body: dict[str, Any], key: str, missing_name: str) -> dict[str, Any]:
+    """``body[key]`` when it is a JSON object; "missing" names ``missing_name``
+    (the field the caller must add), a wrong type names ``key``."""
+    value = body.get(key)
+    if value is None:
+        raise InvalidInput(f"not a Bot Framework activity: '{missing_name}' is missing")
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            f"not a Bot Framework activity: '{key}' must be an object, "
+            f"not {_json_type(value)}"
+        )
+    return value
+
+
+def _check_id(
+    holder: dict[str, Any], key: str, name: str, *, limit: int, required: bool
+) -> None:
+    """Refuse an id that is missing (when required), not a string, longer than
+    ``limit`` or holding a control character, naming the field ``name``."""
+    if required:
+        value = _required_str(holder, key, name)
+    else:
+        raw = holder.get(key)
+        if raw is None or raw == "":
+            return
+        value = _required_str(holder, key, name)
+    if len(value) > limit:
+        raise InvalidInput(
+            f"not a Bot Framework activity: '{name}' is {len(value)} characters "
+            f"long; ids are at most {limit}"
+        )
+    bad = next((ch for ch in value if not ch.isprintable()), None)
+    if bad is not None:
+        raise InvalidInput(
+            f"not a Bot Framework activity: '{name}' contains the control "
+            f"character U+{ord(bad):04X}; ids are printable text"
+        )
+
+
+def _check_optional_ids(
+    body: dict[str, Any], conversation: dict[str, Any], sender: dict[str, Any]
+) -> None:
+    """The ids that are stored or looked up when present."""
+    _check_id(sender, "aadObjectId", "from.aadObjectId", limit=MAX_ID, required=False)
+    _check_id(
+        _dict(body.get("recipient")), "id", "recipient.id", limit=MAX_ID, required=False
+    )
+    _check_id(body, "replyToId", "replyToId", limit=MAX_ID, required=False)
+    _check_id(
+        conversation,
+        "tenantId",
+        "conversation.tenantId",
+        limit=MAX_TENANT_ID,
+        required=False,
+    )
+    tenant = _dict(_dict(body.get("channelData")).get("tenant"))
+    _check_id(
+        tenant, "id", "channelData.tenant.id", limit=MAX_TENANT_ID, required=False
+    )
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with NULs dropped and lone surrogates replaced in every string,
+    keys included (the app checks the nesting depth before this recursion)."""
+    if isinstance(value, str):
+        return without_nul(value)
+    if isinstance(value, dict):
+        return {without_nul(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "a string"
 
 
 def _kind(body: dict[str, Any]) -> InboundKind:

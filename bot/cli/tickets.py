@@ -7,6 +7,12 @@ employee hears about comments, questions and resolutions in Teams.
 
 Exit codes follow ``helpdesk``: 2 for a wrong argument, an unknown ticket or
 a move the desk refuses; 1 when the database cannot be reached.
+
+Everything printed from a ticket goes through :func:`tools.text.printable`:
+a field that holds a terminal escape (``ESC [2J``, an OSC 52 clipboard write)
+or a right-to-left override shows it as ``\\x1b[2J`` or ``\\u202e`` instead of
+obeying it, including rows stored before tickets were cleaned on the way in.
+``--json`` escapes them as JSON does.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any, TypeVar
 from tools.db import create_engine, upgrade
 from tools.errors import ConfigError, InvalidInput, NotFound, ToolError
 from tools.settings import Settings
+from tools.text import printable
 from tools.tickets.base import PRIORITY_LABELS, STATE_LABELS, Ticket, TicketState
 from tools.tickets.embedded import EmbeddedTickets, TicketDetails
 
@@ -159,7 +166,7 @@ def _assign(args: argparse.Namespace, settings: Settings) -> int:
 
     ticket = _with_desk(settings, run)
     whom = " / ".join(x for x in (ticket.assignment_group, ticket.assigned_to) if x)
-    print(f"{ticket.label} assigned to {whom}; {STATE_LABELS[ticket.state]}.")
+    print(_cell(f"{ticket.label} assigned to {whom}; {STATE_LABELS[ticket.state]}."))
     return 0
 
 
@@ -234,7 +241,7 @@ def _move(
         await desk.aset_state(label, state, by=_staff(args), note=note)
         return f"{label} {done}."
 
-    print(_with_desk(settings, run))
+    print(_cell(_with_desk(settings, run)))
     return 0
 
 
@@ -296,7 +303,7 @@ def _staff(args: argparse.Namespace) -> str:
 
 
 def _fail(message: str) -> int:
-    print(f"helpdesk tickets: {message}", file=sys.stderr)
+    print(f"helpdesk tickets: {_cell(message)}", file=sys.stderr)
     return 2
 
 
@@ -321,14 +328,14 @@ def format_table(found: Sequence[Ticket], *, now: datetime | None = None) -> str
     for t in found:
         rows.append(
             (
-                t.label,
+                _cell(t.label),
                 STATE_LABELS[t.state],
                 str(t.priority),
                 _due(t, now),
-                t.assignment_group or "-",
-                t.assigned_to or "-",
-                t.caller.upn or t.caller.object_id,
-                _cut(t.short_description, _DESCRIPTION_WIDTH),
+                _cell(t.assignment_group or "-"),
+                _cell(t.assigned_to or "-"),
+                _cell(t.caller.upn or t.caller.object_id),
+                _cut(_cell(t.short_description), _DESCRIPTION_WIDTH),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -339,7 +346,12 @@ def format_table(found: Sequence[Ticket], *, now: datetime | None = None) -> str
 
 
 def format_details(details: TicketDetails, *, now: datetime | None = None) -> str:
-    """One ticket, every field and its history, for a technician."""
+    """One ticket, every field and its history, for a technician.
+
+    Single-line fields show a line break as ``\\x0a``; the description, the
+    comments and the transcript keep their lines. Nothing else a terminal
+    would act on is printed as it is.
+    """
     now = now or datetime.now(UTC)
     t = details.ticket
     caller = t.caller
@@ -367,21 +379,25 @@ def format_details(details: TicketDetails, *, now: datetime | None = None) -> st
     if t.resolution_note:
         fields.append(("Resolution", t.resolution_note))
     width = max(len(name) for name, _ in fields)
-    lines = [f"{t.label}  {t.short_description}", ""]
-    lines += [f"{name.ljust(width)}  {value}" for name, value in fields]
+    lines = [f"{_cell(t.label)}  {_cell(t.short_description)}", ""]
+    lines += [f"{name.ljust(width)}  {_cell(str(value))}" for name, value in fields]
 
-    lines += _section("Description", [t.description] if t.description else [])
-    lines += _section("Tried", [f"- {item}" for item in details.tried])
-    lines += _section("Links", [f"{label}: {url}" for label, url in details.links])
+    description = [_text(t.description)] if t.description else []
+    lines += _section("Description", description)
+    lines += _section("Tried", [f"- {_cell(item)}" for item in details.tried])
+    lines += _section(
+        "Links", [f"{_cell(label)}: {_cell(url)}" for label, url in details.links]
+    )
     lines += _section("Comments", _comments(t))
     lines += _section(
         "Attachments",
         [
-            f"{a.name}  {a.content_type}  {_size(a.size)}  {_when(a.at)}"
+            f"{_cell(a.name)}  {_cell(a.content_type)}  {_size(a.size)}  {_when(a.at)}"
             for a in details.attachments
         ],
     )
-    lines += _section("Transcript", [details.transcript] if details.transcript else [])
+    transcript = [_text(details.transcript)] if details.transcript else []
+    lines += _section("Transcript", transcript)
     return "\n".join(lines)
 
 
@@ -389,9 +405,20 @@ def _comments(t: Ticket) -> list[str]:
     lines: list[str] = []
     for c in t.comments:
         mark = " [work note]" if c.work_note else " (employee)" if c.from_caller else ""
-        lines.append(f"{_when(c.at)}  {c.author}{mark}")
-        lines += [f"  {line}" for line in c.body.splitlines()]
+        lines.append(f"{_when(c.at)}  {_cell(c.author)}{mark}")
+        lines += [f"  {line}" for line in _text(c.body).splitlines()]
     return lines
+
+
+def _cell(value: str) -> str:
+    """A single-line value as it may be printed: every control escaped."""
+    return printable(value, keep="")
+
+
+def _text(value: str) -> str:
+    """A multi-line value as it may be printed: lines and tabs kept, every
+    other control escaped (a carriage return too: it would overwrite)."""
+    return printable(value, keep="\n\t")
 
 
 def _section(title: str, body: list[str]) -> list[str]:

@@ -9,8 +9,9 @@ is written to ``ticket_events`` for the notifier.
 
 Every free text that enters a ticket (title, description, transcript, what
 was tried, links, comments, notes, text files) passes through
-:func:`tools.redact.redact` first, whatever the caller already did: no secret
-may land in a ticket.
+:func:`tools.redact.clean_for_ticket` first, whatever the caller already did: no
+secret, control character or terminal escape may land in a ticket (names
+and authors lose their control characters too).
 
 Work notes are for staff: tickets come back without them unless
 ``aget(..., work_notes=True)`` or :meth:`EmbeddedTickets.adetails` (the staff
@@ -40,8 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tools.db import connect
 from tools.errors import InvalidInput, MissingDetail, NotFound, ToolError
-from tools.redact import redact
+from tools.redact import clean_for_ticket
 from tools.settings import Settings
+from tools.text import strip_controls
 from tools.tickets.base import (
     CATEGORIES,
     LEVELS,
@@ -277,7 +279,7 @@ class EmbeddedTickets:
             MissingDetail: the comment is empty.
             ToolError: the ticket is closed (work notes are still accepted).
         """
-        text = redact(body).strip()
+        text = clean_for_ticket(body).strip()
         if not text:
             raise MissingDetail(
                 "empty ticket comment",
@@ -375,7 +377,7 @@ class EmbeddedTickets:
             raise InvalidInput(
                 f"unknown ticket state {state!r}; use one of {', '.join(STATES)}"
             )
-        text = redact(note).strip()
+        text = clean_for_ticket(note).strip()
         for _ in range(_RACE_RETRIES):
             async with connect(self._engine) as conn, conn.begin():
                 row = await _row(conn, label)
@@ -425,8 +427,8 @@ class EmbeddedTickets:
             InvalidInput: neither a group nor a person was given.
             ToolError: the ticket is closed.
         """
-        group = (group or "").strip()[:128] or None
-        assignee = (assignee or "").strip()[:256] or None
+        group = _name(group or "", 128) or None
+        assignee = _name(assignee or "", 256) or None
         if group is None and assignee is None:
             raise InvalidInput(
                 "assigning a ticket needs a group or a person",
@@ -503,7 +505,7 @@ class EmbeddedTickets:
                 raise InvalidInput(
                     f"unknown ticket {name} {level!r}; use one of {', '.join(LEVELS)}"
                 )
-        short = _one_line(redact(draft.short_description))
+        short = _one_line(clean_for_ticket(draft.short_description))
         if not short:
             raise MissingDetail(
                 "ticket without a short description",
@@ -525,18 +527,21 @@ class EmbeddedTickets:
             "caller_name": _cut(draft.caller.name, 256),
             "state": "new",
             "short_description": short,
-            "description": redact(draft.description).strip(),
+            "description": clean_for_ticket(draft.description).strip(),
             "category": category,
             "urgency": draft.urgency,
             "impact": draft.impact,
             "priority": priority,
-            "service": _one_line(redact(draft.service or ""), 200) or None,
+            "service": _one_line(clean_for_ticket(draft.service or ""), 200) or None,
             "assignment_group": self._default_group,
             "assigned_to": None,
-            "transcript": redact(draft.transcript),
-            "tried": json.dumps([redact(item) for item in draft.tried]),
+            "transcript": clean_for_ticket(draft.transcript),
+            "tried": json.dumps([clean_for_ticket(item) for item in draft.tried]),
             "links": json.dumps(
-                [[redact(label), redact(url)] for label, url in draft.links]
+                [
+                    [clean_for_ticket(label), clean_for_ticket(url)]
+                    for label, url in draft.links
+                ]
             ),
             "conversation_id": conversation_id,
             "created_at": now,
@@ -703,7 +708,7 @@ async def _add_comment(
             ticket_comments.insert()
             .values(
                 ticket_id=ticket_id,
-                author=author.strip()[:256] or "unknown",
+                author=_name(author, 256) or "unknown",
                 body=body,
                 work_note=work_note,
                 from_caller=from_caller,
@@ -739,7 +744,7 @@ def _event(
         caller_id=row.caller_id,
         tenant_id=row.tenant_id,
         text=text,
-        author=author,
+        author=_name(author, 256),
         conversation_id=row.conversation_id,
         at=at,
     )
@@ -783,14 +788,14 @@ def _checked_file(content_type: str, data: bytes) -> bytes:
             "screenshot, or crop it.",
         )
     if content_type.startswith("text/"):
-        return redact(data.decode("utf-8", errors="replace")).encode("utf-8")
+        return clean_for_ticket(data.decode("utf-8", errors="replace")).encode("utf-8")
     return data
 
 
 def _file_name(raw: str) -> str:
     # Only the last part of a path: a name is a label, never a location.
-    name = raw.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return name[:256] or "attachment"
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    return _name(name, 256) or "attachment"
 
 
 def _check_length(what: str, value: str, limit: int, *, required: bool = False) -> None:
@@ -808,7 +813,13 @@ def _one_line(text: str, limit: int = SHORT_DESCRIPTION_MAX) -> str:
 
 
 def _cut(text: str | None, limit: int) -> str | None:
-    return text[:limit] if text else None
+    return _name(text, limit) or None if text else None
+
+
+def _name(text: str, limit: int) -> str:
+    """A name or label on one line, without control characters, cut to fit."""
+    cleaned = strip_controls(text).replace("\n", " ").replace("\t", " ")
+    return cleaned.strip()[:limit]
 
 
 def _number(ticket_id: int) -> str:

@@ -81,7 +81,12 @@ def test_trim_keeps_everything_under_budget():
 
 
 def test_newest_group_kept_even_when_alone_over_budget():
-    messages = [SystemMessage("s"), HumanMessage("x " * 5000)]
+    messages = [
+        SystemMessage("s"),
+        HumanMessage("look it up"),
+        _call("a", "search"),
+        _result("a-0", "x " * 5000),
+    ]
 
     assert trim_history(messages, 500) == messages
 
