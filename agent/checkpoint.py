@@ -11,9 +11,11 @@ Warning:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -80,11 +82,47 @@ async def _open_postgres(url: str) -> AsyncIterator[AsyncPostgresSaver]:
     await pool.open(wait=True, timeout=POSTGRES_CONNECT_TIMEOUT_S)
     try:
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        await saver.setup()
+        # Replicas starting together would race on CREATE TABLE (a unique
+        # violation in pg_type): one sets up while the others wait.
+        async with pool.connection() as lock:
+            await _take_setup_lock(lock)
+            try:
+                await saver.setup()
+            finally:
+                await lock.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
         logger.info("checkpoints in Postgres")
         yield saver
     finally:
         await pool.close()
+
+
+SETUP_LOCK_TIMEOUT_S = 120.0
+_SETUP_LOCK_KEY = 0x4845_4C51
+"""Postgres advisory lock of the checkpointer's set-up (the app database's
+migrations use the key before it)."""
+
+
+async def _take_setup_lock(conn: Any) -> None:
+    """Take the set-up lock by polling, never by a blocking wait.
+
+    The saver's set-up builds indexes ``CONCURRENTLY``, which waits for every
+    running statement to end; a replica blocked in ``pg_advisory_lock`` would
+    be one, and the two would wait for each other forever.
+    """
+    deadline = asyncio.get_running_loop().time() + SETUP_LOCK_TIMEOUT_S
+    while True:
+        cursor = await conn.execute(
+            "SELECT pg_try_advisory_lock(%s) AS taken", (_SETUP_LOCK_KEY,)
+        )
+        row = await cursor.fetchone()
+        if row and row["taken"]:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(
+                "another replica has been setting up the checkpoint tables for "
+                f"{SETUP_LOCK_TIMEOUT_S:.0f} s; check it, or the database's locks"
+            )
+        await asyncio.sleep(0.2)
 
 
 def _plain_postgres_url(url: str) -> str:
