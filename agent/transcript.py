@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from agent.citations import snippet
 from agent.offline import OFFLINE_NOTE, for_employee
 from tools.conversation import BOT_SPEAKER, MAX_LINE_CHARS, MAX_LINES, Conversation
-from tools.redact import redact
+from tools.redact import clean_for_ticket as redact
 
 
 def digest(

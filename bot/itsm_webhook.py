@@ -70,7 +70,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tools.errors import BackendUnavailable
-from tools.redact import redact
+from tools.redact import clean_for_ticket as redact
 from tools.settings import Settings
 from tools.tickets.base import EventKind, TicketEvent
 from tools.tickets.events import record_event

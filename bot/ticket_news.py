@@ -25,7 +25,7 @@ from typing import Any, Literal
 from bot.cards import card_activity, reader_time, text_block
 from tools.errors import BackendUnavailable, HelpdeskError, NotFound
 from tools.identity import Requester
-from tools.redact import redact
+from tools.redact import clean_for_ticket as redact
 from tools.tickets.base import (
     OPEN_STATES,
     STATE_LABELS,

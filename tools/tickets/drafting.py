@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.conversation import Conversation
-from tools.redact import redact
+from tools.redact import clean_for_ticket as redact
 from tools.tickets.base import CATEGORIES, LEVELS, Level
 
 SHORT_MAX = 160

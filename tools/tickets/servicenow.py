@@ -76,7 +76,7 @@ from tools.errors import (
     NotFound,
     ToolError,
 )
-from tools.redact import redact
+from tools.redact import clean_for_ticket as redact
 from tools.settings import Settings
 from tools.tickets.base import (
     STATE_LABELS,

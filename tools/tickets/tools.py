@@ -31,7 +31,7 @@ from tools.errors import (
     ToolError,
 )
 from tools.identity import Requester
-from tools.redact import redact
+from tools.redact import clean_for_ticket as redact
 from tools.registry import (
     NOTHING_DONE_KEY,
     USER_MESSAGE_KEY,

@@ -13,9 +13,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import tools.approvals  # noqa: F401  (registers its tables)
-import tools.audit  # noqa: F401
-import tools.directory.tables  # noqa: F401
+import tools.approvals
+import tools.audit
+import tools.directory.tables
 import tools.tickets.tables  # noqa: F401
 from tools.db import create_engine, metadata, upgrade
 from tools.settings import load_settings
