@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -266,45 +267,62 @@ def _say(page: Any, text: str) -> None:
     expect(page.get_by_text(text, exact=True).first).to_be_visible(timeout=PAGE_LOAD_MS)
 
 
-def test_playground_shows_a_cited_answer(
-    processes: Callable[..., _Process], tmp_path: Path
-) -> None:
+@dataclass
+class _Step:
+    """What the test is doing now, for the failure message."""
+
+    name: str = "open the Playground"
+
+
+@contextmanager
+def _playground_page(
+    processes: Callable[..., _Process], workdir: Path, screenshot: Path
+) -> Iterator[tuple[Any, _Step]]:
+    """The bot, the Playground pointed at it, and a Chromium page on it.
+
+    A failure inside the block gets a note saying which step it was in and a
+    screenshot; Chromium and both processes are stopped either way.
+    """
     _require_client()
     from playwright.sync_api import sync_playwright
 
-    bot_endpoint = _start_bot(processes, tmp_path)
-    playground_url = _start_playground(processes, tmp_path, bot_endpoint)
-
-    screenshot = tmp_path / "playground.png"
+    bot_endpoint = _start_bot(processes, workdir)
+    playground_url = _start_playground(processes, workdir, bot_endpoint)
     with sync_playwright() as playwright:
-        context = _launch_chromium(playwright, tmp_path / "chromium-profile")
+        context = _launch_chromium(playwright, workdir / "chromium-profile")
         page = context.new_page()
-        step = "open the Playground"
+        step = _Step()
         try:
             page.goto(playground_url, timeout=PAGE_LOAD_MS)
-
-            step = "type the question"
-            _say(page, QUESTION)
-
-            step = "wait for a reply with a citation"
-            # A citation renders as a numbered button in the message body.
-            markers = page.locator("a[role='button']").filter(
-                has_text=re.compile(r"^\s*\d+\s*$")
-            )
-            markers.first.wait_for(timeout=REPLY_MS)
-
-            step = "read the citations' pop-ups"
-            cited = _read_citations(page, markers, screenshot)
-            assert any(
-                re.search(r"vpn", c, re.I) and re.search(r"\bmac", c, re.I)
-                for c in cited
-            ), cited
+            yield page, step
         except Exception as exc:
-            exc.add_note(f"while trying to {step}; screenshot at {screenshot}")
+            exc.add_note(f"while trying to {step.name}; screenshot at {screenshot}")
             page.screenshot(path=str(screenshot))
             raise
         finally:
             context.close()
+
+
+def test_playground_shows_a_cited_answer(
+    processes: Callable[..., _Process], tmp_path: Path
+) -> None:
+    screenshot = tmp_path / "playground.png"
+    with _playground_page(processes, tmp_path, screenshot) as (page, step):
+        step.name = "type the question"
+        _say(page, QUESTION)
+
+        step.name = "wait for a reply with a citation"
+        # A citation renders as a numbered button in the message body.
+        markers = page.locator("a[role='button']").filter(
+            has_text=re.compile(r"^\s*\d+\s*$")
+        )
+        markers.first.wait_for(timeout=REPLY_MS)
+
+        step.name = "read the citations' pop-ups"
+        cited = _read_citations(page, markers, screenshot)
+        assert any(
+            re.search(r"vpn", c, re.I) and re.search(r"\bmac", c, re.I) for c in cited
+        ), cited
 
     assert screenshot.is_file()
 
@@ -314,44 +332,28 @@ def test_playground_edits_and_confirms_a_drafted_ticket(
 ) -> None:
     """The ticket card's inputs render in the client, an edit reaches the bot
     with the Approve click, and the ticket is made from the edited draft."""
-    _require_client()
-    from playwright.sync_api import expect, sync_playwright
-
-    bot_endpoint = _start_bot(processes, tmp_path)
-    playground_url = _start_playground(processes, tmp_path, bot_endpoint)
-
     screenshot = tmp_path / "playground-ticket.png"
-    with sync_playwright() as playwright:
-        context = _launch_chromium(playwright, tmp_path / "chromium-profile")
-        page = context.new_page()
-        step = "open the Playground"
-        try:
-            page.goto(playground_url, timeout=PAGE_LOAD_MS)
-            step = "ask for a ticket"
-            _say(page, TICKET_REQUEST)
+    with _playground_page(processes, tmp_path, screenshot) as (page, step):
+        from playwright.sync_api import expect
 
-            step = "wait for the drafted ticket card"
-            summary = page.get_by_label("Summary")
-            summary.first.wait_for(timeout=REPLY_MS)
-            expect(summary.first).to_have_value(
-                re.compile("printer on floor 3", re.I), timeout=POPUP_MS
-            )
+        step.name = "ask for a ticket"
+        _say(page, TICKET_REQUEST)
 
-            step = "edit the summary and approve"
-            summary.first.fill(EDITED_SUMMARY)
-            page.get_by_role("button", name="Approve").first.click()
+        step.name = "wait for the drafted ticket card"
+        summary = page.get_by_label("Summary")
+        summary.first.wait_for(timeout=REPLY_MS)
+        expect(summary.first).to_have_value(
+            re.compile("printer on floor 3", re.I), timeout=POPUP_MS
+        )
 
-            step = "wait for the ticket number"
-            confirmation = page.get_by_text(re.compile(r"Your ticket INC\d{7} is open"))
-            confirmation.first.wait_for(timeout=REPLY_MS)
-            assert EDITED_SUMMARY in confirmation.first.inner_text()
-            page.screenshot(path=str(screenshot), animations="disabled")
-        except Exception as exc:
-            exc.add_note(f"while trying to {step}; screenshot at {screenshot}")
-            page.screenshot(path=str(screenshot))
-            raise
-        finally:
-            context.close()
+        step.name = "edit the summary and approve"
+        summary.first.fill(EDITED_SUMMARY)
+        page.get_by_role("button", name="Approve").first.click()
+
+        step.name = "wait for the ticket number"
+        confirmation = page.get_by_text(re.compile(r"Your ticket INC\d{7} is open"))
+        confirmation.first.wait_for(timeout=REPLY_MS)
+        assert EDITED_SUMMARY in confirmation.first.inner_text()
 
 
 def _read_citations(page: Any, markers: Any, screenshot: Path) -> list[str]:
