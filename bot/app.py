@@ -30,6 +30,7 @@ from tools.db import ping
 from tools.errors import InvalidInput
 from tools.services import Services, open_services
 from tools.settings import Settings
+from tools.tickets.health import delivery_health
 
 logger = logging.getLogger(__name__)
 
@@ -324,6 +325,11 @@ async def _readyz(request: web.Request) -> web.Response:
         logger.warning("not ready: knowledge index: %s", exc)
         return _error(503, f"knowledge index unavailable: {type(exc).__name__}")
     warnings: list[str] = []
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_S):
+            warnings += (await delivery_health(services.db)).warnings()
+    except Exception as exc:  # the database answered above; this is a report
+        logger.warning("could not read the ticket delivery backlog: %s", exc)
     if chunks == 0:
         warnings.append(
             "the knowledge base is empty: run `helpdesk kb ingest` so answers "

@@ -34,6 +34,7 @@ from tools.settings import Settings
 from tools.text import printable
 from tools.tickets.base import PRIORITY_LABELS, STATE_LABELS, Ticket, TicketState
 from tools.tickets.embedded import EmbeddedTickets, TicketDetails
+from tools.tickets.health import OutboxRow, outbox_rows, retry_failed
 
 T = TypeVar("T")
 _Command = Callable[[argparse.Namespace, Settings], int]
@@ -94,6 +95,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reopen = _change(commands, "reopen", "reopen a resolved ticket (in progress)")
     reopen.add_argument("--note", default="", help="why it is reopened")
     reopen.set_defaults(func=_refusals_exit_2(_reopen))
+
+    outbox = commands.add_parser(
+        "outbox", help="tickets waiting to reach ServiceNow, and failed ones"
+    )
+    outbox.add_argument(
+        "--all", action="store_true", dest="everything", help="delivered ones too"
+    )
+    outbox.add_argument(
+        "--retry", metavar="REFERENCE", help="queue one failed ticket again"
+    )
+    outbox.add_argument(
+        "--retry-failed", action="store_true", help="queue every failed ticket again"
+    )
+    outbox.set_defaults(func=_refusals_exit_2(_outbox))
 
     close = _change(commands, "close", "close for good (a closed ticket is final)")
     close.add_argument("--note", default="", help="why, for the employee")
@@ -261,6 +276,43 @@ def _refusals_exit_2(command: _Command) -> _Command:
             return _fail(str(exc))
 
     return run
+
+
+def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    """Tickets on their way to ServiceNow, and the failed ones put back."""
+
+    async def run() -> tuple[int, list[OutboxRow]]:
+        settings.prepare_data_dir()
+        engine = create_engine(settings)
+        try:
+            await upgrade(engine)
+            retried = 0
+            if args.retry or args.retry_failed:
+                retried = await retry_failed(engine, args.retry)
+            rows = await outbox_rows(engine, everything=args.everything)
+        finally:
+            await engine.dispose()
+        return retried, rows
+
+    retried, rows = asyncio.run(run())
+    if args.retry and not retried:
+        return _fail(f"{args.retry} is not a failed delivery (see the list)")
+    if retried:
+        print(f"{retried} ticket(s) queued again; the bot delivers them within seconds")
+    if not rows:
+        print("The outbox is empty: every ticket reached ServiceNow.")
+        return 0
+    for row in rows:
+        where = (
+            row.number or f"attempt {row.attempts}, next {_when(row.next_attempt_at)}"
+        )
+        print(
+            f"{row.reference}  {row.status:<9}  {where}  "
+            f"{_cut(_text(row.short_description), 50)}"
+        )
+        if row.last_error and row.status != "delivered":
+            print(f"    last error: {_cut(_text(row.last_error), 120)}")
+    return 0
 
 
 def _with_desk(settings: Settings, run: Callable[[EmbeddedTickets], Awaitable[T]]) -> T:
