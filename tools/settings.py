@@ -220,6 +220,30 @@ class Settings(BaseSettings):
     notify_poll_s: float = Field(default=5.0, gt=0, le=600)
     """How often a replica looks for ticket news and outbox work."""
 
+    # -- hand-off to a person --
+    handoff_mode: Literal["teams", "hub"] = "teams"
+    """``teams``: agents take hand-offs in a Teams channel and the bot relays;
+    ``hub``: the bot emits Bot Framework's ``handoff.initiate`` event with the
+    transcript for an external agent hub (a contact centre) and stays quiet."""
+    handoff_pickup_minutes: int = Field(default=10, ge=1, le=1440)
+    """A hand-off nobody takes within this is withdrawn and a ticket offered."""
+    handoff_hours: str = "mon-fri 08:00-18:00"
+    """When agents work, e.g. ``mon-fri 08:00-18:00`` or ``mon-thu 09:00-17:00,
+    fri 09:00-13:00``; ``always`` for round the clock."""
+    handoff_timezone: str = "UTC"
+    """The IANA time zone of the hours and holidays, e.g. Europe/Berlin."""
+    handoff_holidays: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Dates without agents, comma-separated ISO dates (2026-12-25)."""
+    handoff_topics: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "harassment",
+            "security incident",
+            "data breach",
+            "discrimination",
+        ]
+    )
+    """Topics that always go to a person (comma-separated words or phrases)."""
+
     # -- Teams host --
     turn_deadline_s: float = Field(default=10.0, gt=0, le=14)
     """Answer Teams' HTTP call within this; longer turns finish in the
@@ -498,6 +522,8 @@ _LIST_FIELDS = (
     "helpdesk_role_names",
     "recovery_methods",
     "ticket_sla_hours",
+    "handoff_holidays",
+    "handoff_topics",
 )
 
 

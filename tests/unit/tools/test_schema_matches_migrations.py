@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 import tools.approvals
 import tools.audit
 import tools.directory.tables
+import tools.handoff.tables
 import tools.tickets.tables  # noqa: F401
 from tools.db import create_engine, metadata, upgrade
 from tools.settings import load_settings

@@ -1,0 +1,1 @@
+"""Live hand-off to a person: the store, the tool and the business-hours calendar."""
