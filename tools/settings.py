@@ -338,7 +338,28 @@ class Settings(BaseSettings):
         self._check_directory()
         self._check_recovery()
         self._check_tickets()
+        self._check_handoff()
         return self
+
+    def _check_handoff(self) -> None:
+        # Imported here: the calendar module reads these settings in turn.
+        from tools.handoff.hours import parse_holidays, parse_hours, parse_timezone
+
+        for variable, check in (
+            ("HELPDESK_HANDOFF_HOURS", lambda: parse_hours(self.handoff_hours)),
+            (
+                "HELPDESK_HANDOFF_TIMEZONE",
+                lambda: parse_timezone(self.handoff_timezone),
+            ),
+            (
+                "HELPDESK_HANDOFF_HOLIDAYS",
+                lambda: parse_holidays(self.handoff_holidays),
+            ),
+        ):
+            try:
+                check()
+            except ValueError as exc:
+                raise ValueError(f"{variable}: {exc}") from None
 
     def _check_tickets(self) -> None:
         if len(self.ticket_sla_hours) != 5 or min(self.ticket_sla_hours) < 1:
