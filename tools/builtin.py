@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tools.handoff.tool import handoff_to_person
 from tools.knowledge.tool import search_knowledge
 from tools.recovery import (
     diagnose_sign_in,
@@ -31,4 +32,5 @@ BUILTIN_TOOLS: dict[str, ToolImpl] = {
     "list_my_tickets": list_my_tickets,
     "comment_on_ticket": comment_on_ticket,
     "update_ticket": update_ticket,
+    "handoff_to_person": handoff_to_person,
 }
