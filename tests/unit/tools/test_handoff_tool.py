@@ -215,3 +215,25 @@ def test_the_offline_model_routes_requests_for_a_person_to_the_handoff(
     reply = model.invoke([HumanMessage(text)])
 
     assert [c["name"] for c in reply.tool_calls] == [tool]
+
+
+async def test_the_offline_model_tells_when_agents_are_back_and_how_to_get_a_ticket(
+    engine: AsyncEngine,
+) -> None:
+    today = datetime.now(UTC).date()
+    settings = load_settings(
+        handoff_hours="mon-sun 00:00-24:00",
+        handoff_holidays=f"{today},{today + timedelta(days=1)}",
+    )
+    model = OfflineChatModel().bind_tools(
+        [_tool(p) for p in sorted(MANIFESTS.glob("*.yaml"))]
+    )
+    asked = HumanMessage("I want to talk to a person")
+    call = model.invoke([asked])
+    result = await _call(engine, settings)
+    result.tool_call_id = str(call.tool_calls[0]["id"])
+
+    reply = model.invoke([asked, call, result])
+
+    assert str(reply.content).startswith("Nobody from IT support is available")
+    assert 'say "open a ticket"' in str(reply.content)
