@@ -677,13 +677,15 @@ def _escalation(
     if artifact.get("declined"):
         return None
     source = by_name.get(last.name or "")
-    if source is not None and source.drafts:
+    if source is not None and source.name == ESCALATION_TOOL:
         return None
     if answer.strip() == NOTHING_FOUND:
         lead = OFFER_AFTER_NOTHING
     elif (
         source is not None
-        and source.side_effects
+        # An action that failed, or a request for a person that nobody can
+        # take now (outside hours): both leave a person's work to a ticket.
+        and (source.side_effects or source.drafts)
         and (last.status == "error" or artifact.get("error"))
         and artifact.get("escalate", True)
     ):

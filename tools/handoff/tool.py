@@ -35,8 +35,8 @@ person (``HELPDESK_HANDOFF_TOPICS``)."""
 SUMMARY_MAX = 500
 _NAMES_SHOWN = 3
 _OFFER = (
-    "I can open a ticket with our conversation instead, so that they pick it "
-    'up then: just say "open a ticket".'
+    "A ticket with our conversation reaches them instead, so that they pick it "
+    "up then."
 )
 
 
