@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -396,6 +397,97 @@ class BotHost:
                 nothing listens at the loopback ``serviceUrl`` any more.
             ConnectorUnavailable: any other failure; the send may work later.
         """
+
+        async def send(context: TurnContext) -> str | None:
+            response = await context.send_activity(to_sdk_activity(activity))
+            return response.id if response is not None else None
+
+        return await self._proactive(reference, send, timeout_s=timeout_s)
+
+    async def post_to_channel(
+        self,
+        reference: dict[str, Any],
+        channel_id: str,
+        activity: dict[str, Any],
+        *,
+        timeout_s: float = PROACTIVE_TIMEOUT_S,
+    ) -> str | None:
+        """Post a NEW message in a Teams channel (it opens its own thread).
+
+        Sending to the channel's id, not to a ``;messageid=`` thread of it,
+        makes Teams start a new thread.
+
+        Args:
+            reference: any conversation reference of the channel (the one
+                saved when the channel was designated).
+            channel_id: the channel (``19:…@thread.tacv2``).
+            activity: the activity to post.
+
+        Returns:
+            The new activity's id: the thread is ``<channel>;messageid=<id>``.
+
+        Raises:
+            The errors of :meth:`send_proactive`.
+        """
+        channel = dict(reference)
+        conversation = dict(channel.get("conversation") or {})
+        conversation.update(
+            {"id": channel_id, "isGroup": True, "conversationType": "channel"}
+        )
+        channel["conversation"] = conversation
+        channel.pop("activityId", None)
+        return await self.send_proactive(channel, activity, timeout_s=timeout_s)
+
+    async def send_event(
+        self,
+        reference: dict[str, Any],
+        name: str,
+        value: Any,
+        *,
+        attachments: list[dict[str, Any]] | None = None,
+        timeout_s: float = PROACTIVE_TIMEOUT_S,
+    ) -> str | None:
+        """Send an event activity (``handoff.initiate``) into a conversation.
+
+        Raises:
+            The errors of :meth:`send_proactive`.
+        """
+        activity: dict[str, Any] = {"type": "event", "name": name, "value": value}
+        if attachments:
+            activity["attachments"] = attachments
+        return await self.send_proactive(reference, activity, timeout_s=timeout_s)
+
+    async def update_proactive(
+        self,
+        reference: dict[str, Any],
+        activity_id: str,
+        activity: dict[str, Any],
+        *,
+        timeout_s: float = PROACTIVE_TIMEOUT_S,
+    ) -> None:
+        """Replace an activity the bot sent earlier, outside any turn (a card
+        redrawn by a background job).
+
+        Raises:
+            The errors of :meth:`send_proactive`.
+        """
+
+        async def update(context: TurnContext) -> str | None:
+            replacement = to_sdk_activity(activity)
+            replacement.id = activity_id
+            await context.update_activity(replacement)
+            return activity_id
+
+        await self._proactive(reference, update, timeout_s=timeout_s)
+
+    async def _proactive(
+        self,
+        reference: dict[str, Any],
+        act: Callable[[TurnContext], Awaitable[str | None]],
+        *,
+        timeout_s: float,
+    ) -> str | None:
+        """Run ``act`` in a stored conversation, translating every failure."""
         service_url = reference.get("serviceUrl") if reference else None
         if self._signed:
             service_url_host(service_url)
@@ -416,11 +508,9 @@ class BotHost:
             # on_turn_error, which apologises into the same dead conversation.
             _limit_connector_timeout(context, timeout_s)
             try:
-                response = await context.send_activity(to_sdk_activity(activity))
+                sent["id"] = await act(context)
             except Exception as exc:
                 sent["error"] = exc
-            else:
-                sent["id"] = response.id if response is not None else None
 
         started = time.monotonic()
         try:

@@ -21,6 +21,7 @@ from aiohttp import web
 from bot import itsm_webhook
 from bot.adapter import BotHost
 from bot.handler import TurnHandler
+from bot.handoff import HandoffDesk
 from bot.inbound import parse_activity
 from bot.jobs import BackgroundJobs, Job
 from bot.notify import Notifier
@@ -46,6 +47,9 @@ HOST_KEY = web.AppKey("host", BotHost)
 TASKS_KEY = web.AppKey("tasks", TaskOwner)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 JOBS_KEY = web.AppKey("jobs", BackgroundJobs)
+HANDOFF_JOBS_KEY = web.AppKey("handoff_jobs", BackgroundJobs)
+HANDOFF_POLL_S = 2.0
+"""Relay messages that could not go at once are retried at least this often."""
 NOTIFIER_KEY = web.AppKey("notifier", Notifier)
 
 CopilotFactory = Callable[[Settings, Services], AbstractAsyncContextManager[Any]]
@@ -104,6 +108,14 @@ def create_app(
                 tickets=getattr(services, "tickets", None),
             )
             host = BotHost(settings, handler, credentials_factory=credentials_factory)
+            handoffs = HandoffDesk(
+                settings,
+                services.db,
+                copilot,
+                tickets=getattr(services, "tickets", None),
+                sender=host,
+            )
+            handler.handoffs = handoffs
             notifier = Notifier(
                 services.db, host, backoff_cap_s=settings.outbox_backoff_max_s
             )
@@ -114,11 +126,18 @@ def create_app(
             app[HANDLER_KEY] = handler
             app[HOST_KEY] = host
             app[NOTIFIER_KEY] = notifier
+            relay = BackgroundJobs(
+                handoff_jobs(handoffs),
+                interval_s=min(settings.notify_poll_s, HANDOFF_POLL_S),
+            )
             app[JOBS_KEY] = jobs
+            app[HANDOFF_JOBS_KEY] = relay
             jobs.start()
+            relay.start()
             try:
                 yield
             finally:
+                await relay.aclose()
                 await jobs.aclose()
                 await app[TASKS_KEY].aclose()
 
@@ -139,6 +158,18 @@ def background_jobs(services: Services, notifier: Notifier) -> list[Job]:
         jobs.append(Job("ticket-outbox", outbox))
     jobs.append(Job("ticket-news", notifier.run_once))
     return jobs
+
+
+def handoff_jobs(handoffs: HandoffDesk) -> list[Job]:
+    """The hand-off loop's steps: relay messages, then hand-offs nobody took.
+
+    A loop of their own: a live chat must not wait behind a slow ticket
+    system's outbox (a step may take up to two minutes there).
+    """
+    return [
+        Job("handoff-relay", handoffs.run_relay),
+        Job("handoff-withdraw", handoffs.run_withdraw),
+    ]
 
 
 def _is_loopback(remote: str | None) -> bool:

@@ -24,8 +24,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent.runner import Copilot, TurnReply, thread_id_for
-from bot import cards, replies, ticket_news
+from bot import cards, handoff_cards, replies, ticket_news
 from bot.attachments import DownloadFailed, DownloadRules, download_files
+from bot.handoff import HandoffDesk
 from bot.inbound import Inbound
 from bot.mentions import clean_text, has_words
 from bot.serial import ConversationGate
@@ -113,6 +114,8 @@ class TurnHandler:
     typing_interval_s: float = TYPING_INTERVAL_S
     gate: ConversationGate = field(default_factory=ConversationGate)
     """Runs one turn at a time per conversation (see :mod:`bot.serial`)."""
+    handoffs: HandoffDesk | None = None
+    """Live hand-off to a person (see :mod:`bot.handoff`); None runs without."""
 
     async def handle(self, inbound: Inbound, outbox: Outbox) -> InvokeResult | None:
         """Route one activity; returns the invoke answer for invoke activities.
@@ -164,6 +167,8 @@ class TurnHandler:
             await self._route_message(inbound, outbox)
 
     async def _route_message(self, inbound: Inbound, outbox: Outbox) -> None:
+        if self.handoffs is not None and await self._route_handoff(inbound, outbox):
+            return
         ticket_reply = ticket_news.read_ticket_reply(inbound.value)
         if ticket_reply is not None:
             await self.on_ticket_reply(ticket_reply, inbound, outbox)
@@ -192,6 +197,29 @@ class TurnHandler:
                 replies.text_activity(replies.files_not_kept(kept.failed))
             )
         await self._run_turn(inbound, text, outbox)
+
+    async def _route_handoff(self, inbound: Inbound, outbox: Outbox) -> bool:
+        """Hand-off clicks and the agents' channel, and an employee's words
+        while a person has (or is about to have) the conversation: the
+        copilot stays quiet. Returns True when the message was handled."""
+        assert self.handoffs is not None
+        click = handoff_cards.read_click(inbound.value)
+        if click is not None:
+            await self.handoffs.on_click(click, inbound, outbox)
+            return True
+        text = clean_text(
+            inbound.text or "",
+            inbound.mentions,
+            inbound.bot_id,
+            bot_name=self.settings.bot_name,
+        )
+        if inbound.conversation_type == "channel":
+            return await self.handoffs.on_channel_message(
+                inbound, text, self._requester, outbox
+            )
+        if inbound.value is not None and not text.strip():
+            return False  # a card submit of the employee's goes its own way
+        return await self.handoffs.hold_for_agent(inbound, text)
 
     async def _keep_files(self, inbound: Inbound, outbox: Outbox) -> KeptFiles:
         """Download the message's files and keep them for the thread's next
@@ -458,6 +486,8 @@ class TurnHandler:
             ),
         )
         await self._deliver(reply, inbound, outbox)
+        if self.handoffs is not None:
+            await self.handoffs.after_turn(inbound, outbox, email=requester.upn or "")
 
     async def _requester(self, inbound: Inbound) -> Requester:
         """Who is asking: the activity's sender, with UPN and roles from the

@@ -1,0 +1,310 @@
+"""Live hand-off through ``/api/messages``: the agents' channel, the card, the
+relay both ways, the end, and a hand-off nobody took.
+
+The real bot and copilot (offline model), the embedded ticket system and the
+demo directory (Sam Rivera has the helpdesk role), and the local connector
+recording what the bot sends to the employee's chat and to the channel.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.app import HANDLER_KEY, HANDOFF_JOBS_KEY, TASKS_KEY
+from bot.chat import ChatSession, ChatUser, message_activity, render
+from bot.connector import Recorded
+from bot.handoff import HandoffDesk
+from bot.inbound import parse_activity
+from tools.handoff import store
+from tools.handoff.base import Handoff
+from tools.settings import load_settings
+
+CHANNEL = "19:helpdesk-agents@thread.tacv2"
+SAM = ChatUser(id="sam-rivera", name="Sam Rivera")
+MORGAN = ChatUser(id="morgan-lee", name="Morgan Lee")
+
+
+@pytest.fixture
+async def chat(app_database_url: str | None) -> AsyncIterator[ChatSession]:
+    settings = load_settings(database_url=app_database_url)
+    async with ChatSession(settings) as session:
+        yield session
+
+
+async def _post(
+    chat: ChatSession,
+    user: ChatUser,
+    conversation_id: str,
+    text: str,
+    *,
+    value: Any = None,
+    reply_to_id: str | None = None,
+) -> list[Recorded]:
+    """Post one activity as ``user`` and wait for its turn; return what the bot
+    sent meanwhile (anywhere)."""
+    before = len(chat.connector.calls)
+    activity = message_activity(
+        service_url=chat.connector.url,
+        conversation_id=conversation_id,
+        user=user,
+        text=text,
+        value=value,
+        reply_to_id=reply_to_id,
+        conversation_type="personal" if conversation_id.startswith("a:") else "channel",
+    )
+    assert await chat.post(activity) == 200
+    await chat._app[TASKS_KEY].join(wait_s=60)
+    return chat.connector.calls[before:]
+
+
+async def _employee_writes(chat: ChatSession, text: str) -> list[Recorded]:
+    return await _post(chat, chat.user, chat.conversation_id, text)
+
+
+async def _in_channel(
+    chat: ChatSession, user: ChatUser, text: str, **options: Any
+) -> list[Recorded]:
+    thread = options.pop("thread", None) or f"{CHANNEL};messageid={uuid.uuid4().hex}"
+    return await _post(chat, user, thread, text, **options)
+
+
+def _texts(calls: list[Recorded], conversation_id: str) -> list[str]:
+    return [
+        render(c.activity)[0]
+        for c in calls
+        if c.method == "POST"
+        and c.conversation_id == conversation_id
+        and c.activity.get("type") == "message"
+    ]
+
+
+def _card_text(activity: dict[str, Any]) -> str:
+    return str(activity["attachments"][0]["content"])
+
+
+async def _designate(chat: ChatSession) -> None:
+    sent = await _in_channel(chat, SAM, "Helpdesk use this channel for hand-offs")
+    assert any(
+        "Hand-offs will arrive in this channel" in t
+        for c in sent
+        for t in [render(c.activity)[0]]
+    )
+
+
+async def _open(
+    chat: ChatSession, *, ticket: str | None = None, overdue: bool = False
+) -> tuple[Handoff, Recorded]:
+    """Open a hand-off of the employee's chat as the hand-off tool does, and
+    announce it as the handler does after the turn; returns it and its card."""
+    deadline = datetime.now(UTC) + (
+        timedelta(seconds=-1) if overdue else timedelta(minutes=10)
+    )
+    handoff, created = await store.open_handoff(
+        chat.services.db,
+        tenant_id=chat.user.tenant_id,
+        employee_id=chat.user.id,
+        employee_name=chat.user.name,
+        conversation_id=chat.conversation_id,
+        reason="asked for a person",
+        summary="Second monitor flickers on the dock",
+        category="hardware",
+        tried=["Showed the article on monitor flicker"],
+        transcript="Alex Employee: my monitor flickers\nHelpdesk: try the cable",
+        ticket=ticket,
+        deadline_at=deadline,
+    )
+    assert created
+    before = len(chat.connector.calls)
+    await _desk(chat).post_card(handoff)
+    [card] = [c for c in chat.connector.calls[before:] if c.conversation_id == CHANNEL]
+    return handoff, card
+
+
+def _desk(chat: ChatSession) -> HandoffDesk:
+    desk = chat._app[HANDLER_KEY].handoffs
+    assert desk is not None, "the app wires a hand-off desk"
+    return desk
+
+
+def _thread(card: Recorded) -> str:
+    return f"{CHANNEL};messageid={card.activity_id}"
+
+
+async def test_a_handoff_is_taken_relayed_both_ways_in_order_and_handed_back(
+    chat: ChatSession,
+) -> None:
+    await chat.say("my monitor flickers")
+    refused = await _in_channel(
+        chat, chat.user, "Helpdesk use this channel for hand-offs"
+    )
+    assert "Only IT support staff" in " ".join(render(c.activity)[0] for c in refused)
+    await _designate(chat)
+    assert (await store.get_channel(chat.services.db, "local")) is not None
+
+    handoff, card = await _open(chat)
+    content = _card_text(card.activity)
+    for shown in ("Alex Employee", "Second monitor flickers", "hardware", "Tried"):
+        assert shown in content
+    take = {"action": "handoff_take", "handoff": handoff.handoff_id}
+    assert take in [
+        a.get("data") for a in card.activity["attachments"][0]["content"]["actions"]
+    ]
+    thread = _thread(card)
+    stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+    assert stored is not None and stored.thread_id == thread
+
+    # Writing while nobody has taken it: held, and the copilot stays quiet.
+    held = await _employee_writes(chat, "it flickers when I move the cable")
+    assert _texts(held, chat.conversation_id) == []
+    assert _texts(held, thread) == []
+
+    queue = await _in_channel(chat, SAM, "queue")
+    assert "Alex Employee (hardware)" in " ".join(render(c.activity)[0] for c in queue)
+    await _in_channel(chat, SAM, "available")
+    assert [a[1:] for a in await store.agents(chat.services.db, "local")] == [
+        ("Sam Rivera", "available")
+    ]
+
+    taken = await _post(chat, SAM, thread, "", value=take, reply_to_id=card.activity_id)
+    [redrawn] = [c for c in taken if c.method == "PUT"]
+    assert "Taken by Sam Rivera" in _card_text(redrawn.activity)
+    assert any(
+        "Sam Rivera from IT support has joined" in t
+        for t in _texts(taken, chat.conversation_id)
+    )
+    assert _texts(taken, thread) == [
+        "**Alex Employee:** it flickers when I move the cable"
+    ]
+
+    again = await _post(
+        chat, MORGAN, thread, "", value=take, reply_to_id=card.activity_id
+    )
+    assert _texts(again, thread) == ["Already taken by Sam Rivera."]
+
+    answer = await _post(chat, SAM, thread, "Try another cable, please")
+    assert _texts(answer, chat.conversation_id) == [
+        "**Sam Rivera (IT support):** Try another cable, please"
+    ]
+    first = await _employee_writes(chat, "ok, trying")
+    second = await _employee_writes(chat, "that fixed it")
+    assert _texts(first + second, thread) == [
+        "**Alex Employee:** ok, trying",
+        "**Alex Employee:** that fixed it",
+    ]
+    assert _texts(first + second, chat.conversation_id) == []
+
+    back = await _post(chat, SAM, thread, "hand back")
+    assert any(
+        "You're back with the copilot" in t for t in _texts(back, chat.conversation_id)
+    )
+    stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+    assert stored is not None and stored.status == "returned"
+    assert (await chat.say("how do I connect to the vpn")) != []
+
+
+async def test_closing_puts_the_transcript_on_the_ticket() -> None:
+    async with ChatSession(load_settings()) as chat:
+        await chat.say("my vpn keeps dropping every hour")
+        await chat.say("open a ticket")
+        await chat.say("1")
+        [ticket] = await chat.services.tickets.alist(open_only=False)
+        await _designate(chat)
+        handoff, card = await _open(chat, ticket=ticket.number)
+        thread = _thread(card)
+        take = {"action": "handoff_take", "handoff": handoff.handoff_id}
+        await _post(chat, SAM, thread, "", value=take, reply_to_id=card.activity_id)
+        await _post(chat, SAM, thread, "I reset your VPN profile")
+        await _employee_writes(chat, "works now, thanks")
+
+        closed = await _post(chat, SAM, thread, "close")
+        assert any(
+            "Sam Rivera closed the conversation" in t
+            for t in _texts(closed, chat.conversation_id)
+        )
+        again = await chat.services.tickets.aget(ticket.number, work_notes=True)
+        [note] = [c for c in again.comments if c.work_note]
+        assert "Sam Rivera: I reset your VPN profile" in note.body
+        assert "Alex Employee: works now, thanks" in note.body
+        assert "closed" in note.body
+
+
+async def test_nobody_takes_it_in_time_so_a_ticket_is_offered() -> None:
+    async with ChatSession(load_settings()) as chat:
+        await chat.say("my monitor flickers")
+        await _designate(chat)
+        handoff, _ = await _open(chat, overdue=True)
+        before = len(chat.connector.calls)
+
+        relay = chat._app[HANDOFF_JOBS_KEY]
+        await relay.run_once()
+        await relay.wait_for_passes(relay.passes + 1)  # or the loop's own pass
+        after = chat.connector.calls[before:]
+
+        stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+        assert stored is not None and stored.status == "withdrawn"
+        [redrawn] = [c for c in after if c.method == "PUT"]
+        assert "Withdrawn: nobody took it in time" in _card_text(redrawn.activity)
+        told = [c for c in after if c.conversation_id == chat.conversation_id]
+        assert "Nobody from IT support" in render(told[0].activity)[0]
+        drafted = [c for c in told if render(c.activity)[1]]
+        assert drafted, "the drafted ticket card reaches the employee"
+        assert "monitor" in _card_text(drafted[0].activity).lower()
+
+
+class _Recording:
+    """The turn's outbox, recording what the handler sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, activity: dict[str, Any]) -> None:
+        self.sent.append(activity)
+
+    async def update(self, activity_id: str, activity: dict[str, Any]) -> None:
+        raise AssertionError("nothing to redraw")
+
+
+async def test_hub_mode_sends_one_handoff_initiate_event_and_no_card() -> None:
+    async with ChatSession(load_settings(handoff_mode="hub")) as chat:
+        await chat.say("my monitor flickers")
+        await _designate(chat)
+        await store.open_handoff(
+            chat.services.db,
+            tenant_id="local",
+            employee_id=chat.user.id,
+            employee_name=chat.user.name,
+            conversation_id=chat.conversation_id,
+            reason="asked for a person",
+            summary="Monitor flickers",
+            transcript="Alex Employee: my monitor flickers\nHelpdesk: try the cable",
+        )
+        inbound = parse_activity(
+            message_activity(
+                service_url=chat.connector.url,
+                conversation_id=chat.conversation_id,
+                user=chat.user,
+                text="I want to talk to a person",
+            )
+        )
+        outbox = _Recording()
+        before = len(chat.connector.calls)
+
+        desk = _desk(chat)
+        await desk.after_turn(inbound, outbox, email="alex@contoso.example")
+
+        [event] = outbox.sent
+        assert (event["type"], event["name"]) == ("event", "handoff.initiate")
+        assert event["value"]["emailAddress"] == "alex@contoso.example"
+        assert event["value"]["summary"] == "Monitor flickers"
+        [transcript] = event["attachments"]
+        assert (
+            transcript["contentType"] == "application/vnd.microsoft.activity.transcript"
+        )
+        said = [a["text"] for a in transcript["content"]["activities"]]
+        assert said == ["my monitor flickers", "try the cable"]
+        assert chat.connector.calls[before:] == []  # no card in the channel
