@@ -308,3 +308,44 @@ async def test_hub_mode_sends_one_handoff_initiate_event_and_no_card() -> None:
         said = [a["text"] for a in transcript["content"]["activities"]]
         assert said == ["my monitor flickers", "try the cable"]
         assert chat.connector.calls[before:] == []  # no card in the channel
+
+
+async def test_asking_for_a_person_posts_one_card_and_the_copilot_goes_quiet() -> None:
+    async with ChatSession(load_settings(handoff_hours="always")) as chat:
+        await _designate(chat)
+        await chat.say("my monitor flickers")
+        before = len(chat.connector.calls)
+
+        answer = await chat.say("I want to talk to a person")
+
+        assert answer, "the employee is told someone will pick up"
+        [card] = [
+            c for c in chat.connector.calls[before:] if c.conversation_id == CHANNEL
+        ]
+        assert "Take" in _card_text(card.activity)
+        live = await store.live_for_conversation(
+            chat.services.db, "local", chat.conversation_id
+        )
+        assert live is not None and live.card_activity_id == card.activity_id
+        assert "monitor flickers" in live.transcript
+
+        held = await _employee_writes(chat, "are you there?")
+        assert _texts(held, chat.conversation_id) == []
+        assert [c for c in held if c.conversation_id == CHANNEL] == []
+
+
+async def test_hub_mode_through_a_turn_emits_the_event_and_posts_no_card() -> None:
+    settings = load_settings(handoff_hours="always", handoff_mode="hub")
+    async with ChatSession(settings) as chat:
+        await chat.say("my monitor flickers")
+        before = len(chat.connector.calls)
+
+        await _employee_writes(chat, "I want to talk to a person")
+
+        sent = chat.connector.calls[before:]
+        events = [c.activity for c in sent if c.activity.get("type") == "event"]
+        assert [e["name"] for e in events] == ["handoff.initiate"]
+        [transcript] = events[0]["attachments"]
+        said = " ".join(a["text"] for a in transcript["content"]["activities"])
+        assert "my monitor flickers" in said
+        assert [c for c in sent if c.conversation_id.startswith("19:")] == []
