@@ -20,7 +20,8 @@ replicas; this module is the Teams side of it:
 
 With ``HELPDESK_HANDOFF_MODE=hub`` no card is posted: the employee's
 conversation gets Bot Framework's ``handoff.initiate`` event with the
-transcript, for an agent hub in front of the bot to route.
+transcript, for an agent hub in front of the bot to route; the hand-off ends
+in the store there (the hub owns the conversation, so nothing is held).
 """
 
 from __future__ import annotations
@@ -151,6 +152,13 @@ class HandoffDesk:
             return
         if self.settings.handoff_mode == "hub":
             await outbox.send(initiate_event(live, email=email))
+            # The hub owns the conversation from here: while it does, the
+            # employee's messages go to it, not to the bot. What still reaches
+            # the bot is for the copilot, so nothing is held here, and no
+            # "nobody took it" withdrawal follows minutes later.
+            await store.finish(
+                self.engine, live.handoff_id, "withdrawn", note="sent to the agent hub"
+            )
             logger.info("hand-off %s sent to the agent hub", live.handoff_id)
             return
         await self.post_card(live)

@@ -44,6 +44,7 @@ async def _post(
     *,
     value: Any = None,
     reply_to_id: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> list[Recorded]:
     """Post one activity as ``user`` and wait for its turn; return what the bot
     sent meanwhile (anywhere)."""
@@ -57,6 +58,8 @@ async def _post(
         reply_to_id=reply_to_id,
         conversation_type="personal" if conversation_id.startswith("a:") else "channel",
     )
+    if attachments:
+        activity["attachments"] = attachments
     assert await chat.post(activity) == 200
     await chat._app[TASKS_KEY].join(wait_s=60)
     return chat.connector.calls[before:]
@@ -186,10 +189,19 @@ async def test_a_handoff_is_taken_relayed_both_ways_in_order_and_handed_back(
     )
     assert _texts(again, thread) == ["Already taken by Sam Rivera."]
 
-    answer = await _post(chat, SAM, thread, "Try another cable, please")
+    picture = {
+        "contentType": "image/png",
+        "contentUrl": "https://files.contoso.example/cable.png",
+        "name": "cable.png",
+    }
+    answer = await _post(
+        chat, SAM, thread, "Try another cable, please", attachments=[picture]
+    )
     assert _texts(answer, chat.conversation_id) == [
         "**Sam Rivera (IT support):** Try another cable, please"
     ]
+    [relayed] = [c for c in answer if c.conversation_id == chat.conversation_id]
+    assert relayed.activity["attachments"][0]["contentUrl"] == picture["contentUrl"]
     first = await _employee_writes(chat, "ok, trying")
     second = await _employee_writes(chat, "that fixed it")
     assert _texts(first + second, thread) == [
@@ -349,3 +361,10 @@ async def test_hub_mode_through_a_turn_emits_the_event_and_posts_no_card() -> No
         said = " ".join(a["text"] for a in transcript["content"]["activities"])
         assert "my monitor flickers" in said
         assert [c for c in sent if c.conversation_id.startswith("19:")] == []
+        # The hub owns the conversation now: nothing is held for a channel.
+        assert (
+            await store.live_for_conversation(
+                chat.services.db, "local", chat.conversation_id
+            )
+            is None
+        )
