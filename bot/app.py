@@ -114,6 +114,7 @@ def create_app(
                 copilot,
                 tickets=getattr(services, "tickets", None),
                 sender=host,
+                gate=handler.gate,
             )
             handler.handoffs = handoffs
             notifier = Notifier(

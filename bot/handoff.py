@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,6 +38,7 @@ from agent.runner import Copilot
 from bot import cards, handoff_cards, replies
 from bot.handoff_cards import HandoffClick
 from bot.inbound import Inbound
+from bot.serial import ConversationGate
 from tools.db import get_reference
 from tools.directory.base import HELPDESK_ROLE
 from tools.handoff import store
@@ -105,6 +106,8 @@ class HandoffDesk:
         copilot: drafts the ticket offered when nobody took a hand-off.
         tickets: where the transcript goes at the end, when there is a ticket.
         sender: set once the host exists; proactive sends go through it.
+        gate: the handler's per-conversation gate, so that the ticket turn
+            run for a withdrawn hand-off never overlaps the employee's own.
     """
 
     settings: Settings
@@ -112,6 +115,7 @@ class HandoffDesk:
     copilot: Copilot
     tickets: TicketSystem | None = None
     sender: Sender | None = None
+    gate: ConversationGate = field(default_factory=ConversationGate)
 
     # -- the employee's side ---------------------------------------------
 
@@ -466,13 +470,14 @@ class HandoffDesk:
             tenant_id=handoff.tenant_id,
             name=handoff.employee_name,
         )
-        reply = await self.copilot.arun_turn(
-            requester=requester,
-            conversation_id=handoff.conversation_id,
-            text="open a ticket",
-            private_chat=reference.get("conversation", {}).get("conversationType")
-            == "personal",
-        )
+        async with self.gate.hold(f"{handoff.tenant_id}:{handoff.conversation_id}"):
+            reply = await self.copilot.arun_turn(
+                requester=requester,
+                conversation_id=handoff.conversation_id,
+                text="open a ticket",
+                private_chat=reference.get("conversation", {}).get("conversationType")
+                == "personal",
+            )
         activities = []
         if reply.text.strip() and not reply.approvals:
             activities.append(replies.answer_activity(reply))
