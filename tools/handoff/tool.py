@@ -35,8 +35,7 @@ person (``HELPDESK_HANDOFF_TOPICS``)."""
 SUMMARY_MAX = 500
 _NAMES_SHOWN = 3
 _OFFER = (
-    "A ticket with our conversation reaches them instead, so that they pick it "
-    "up then."
+    "A ticket with our conversation reaches them instead, so that they pick it up then."
 )
 
 
