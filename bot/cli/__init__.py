@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 _COMMAND_MODULES = (
     "serve",
     "chat",
+    "agent",
     "kb",
     "db",
     "teams",
