@@ -69,7 +69,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: knowledge-search latency, per-turn overhead and tickets per second
+## bench: knowledge-search latency, per-turn overhead, tickets per second and hand-off relay
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -16,11 +16,12 @@ def main(argv: list[str]) -> int:
         f"# bench on {os.cpu_count()} cores, Python {platform.python_version()},"
         f" {platform.machine()}"
     )
-    from bench import search, tickets, turn
+    from bench import handoff, search, tickets, turn
 
     status = search.main(argv)
     status |= turn.main(argv)
     status |= tickets.main(argv)
+    status |= handoff.main(argv)
     return status
 
 
