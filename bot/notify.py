@@ -36,7 +36,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -225,11 +225,6 @@ async def find_target(
 async def stored_event(engine: AsyncEngine, event_id: str) -> TicketEvent | None:
     """One recorded event by id (to redraw its card after a click)."""
     return await get_event(engine, event_id)
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite returns naive times; every stored time is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _is_personal(reference: dict[str, Any]) -> bool:

@@ -176,7 +176,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.dialects import postgresql, sqlite  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
-from tools.db import metadata  # noqa: E402
+from tools.db import as_utc, metadata  # noqa: E402
 
 approvals = sa.Table(
     "approvals",
@@ -252,7 +252,7 @@ async def record_pending(
         "approver_id": request.approver_id,
         "status": "pending",
         "created_at": _utc_now(),
-        "expires_at": _utc(request.expires_at),
+        "expires_at": as_utc(request.expires_at),
         "fields": json.dumps([f.to_payload() for f in request.fields])
         if request.fields
         else None,
@@ -412,7 +412,7 @@ def _record(row: Any) -> ApprovalRecord:
         requester_id=row.requester_id,
         subject_id=row.subject_id,
         approver_id=row.approver_id,
-        expires_at=_utc(row.expires_at),
+        expires_at=as_utc(row.expires_at),
         facts=[(str(k), str(v)) for k, v in json.loads(row.facts or "[]")],
         fields=[CardField.from_payload(f) for f in json.loads(row.fields or "[]")],
     )
@@ -423,16 +423,9 @@ def _record(row: Any) -> ApprovalRecord:
         interrupt_id=row.interrupt_id,
         decided_by=row.decided_by,
         comment=row.comment,
-        decided_at=_utc(row.decided_at) if row.decided_at is not None else None,
+        decided_at=as_utc(row.decided_at) if row.decided_at is not None else None,
         values=json.loads(row.decided_values) if row.decided_values else {},
     )
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def _utc_now() -> datetime:

@@ -269,6 +269,19 @@ class _NoLock:
         pass
 
 
+def as_utc(value: datetime) -> datetime:
+    """A stored time in UTC: SQLite hands back naive datetimes, and every time
+    the app stores is UTC; Postgres hands back aware ones in the session's zone.
+
+    Raises:
+        OverflowError: an aware time whose offset pushes it outside years 1 to
+            9999 in UTC.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

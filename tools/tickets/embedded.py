@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tools.db import connect
+from tools.db import as_utc, connect
 from tools.errors import InvalidInput, MissingDetail, NotFound, ToolError
 from tools.redact import clean_for_ticket
 from tools.settings import Settings
@@ -209,7 +209,7 @@ class EmbeddedTickets:
             links=[(str(a), str(b)) for a, b in json.loads(row.links or "[]")],
             resolved_at=_utc(row.resolved_at),
             attachments=[
-                AttachmentInfo(f.name, f.content_type, int(f.size), _utc_required(f.at))
+                AttachmentInfo(f.name, f.content_type, int(f.size), as_utc(f.at))
                 for f in files
             ],
         )
@@ -595,7 +595,7 @@ async def _tickets(
                 TicketComment(
                     author=c.author,
                     body=c.body,
-                    at=_utc_required(c.at),
+                    at=as_utc(c.at),
                     work_note=bool(c.work_note),
                     from_caller=bool(c.from_caller),
                 )
@@ -827,14 +827,7 @@ def _number(ticket_id: int) -> str:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return _utc_required(value) if value is not None else None
-
-
-def _utc_required(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return as_utc(value) if value is not None else None
 
 
 def _now() -> datetime:

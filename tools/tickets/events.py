@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tools.db import conversation_references
+from tools.db import as_utc, conversation_references
 from tools.tickets.base import TicketEvent
 from tools.tickets.tables import ticket_events
 
@@ -249,7 +249,7 @@ def _event(row: Any) -> TicketEvent:
         text=row.text,
         author=row.author,
         conversation_id=row.conversation_id,
-        at=_as_utc(row.created_at),
+        at=as_utc(row.created_at),
     )
 
 
@@ -267,7 +267,7 @@ async def _park(engine: AsyncEngine, event_id: str, error: str | None) -> bool:
                 sa.select(events.c.lease_until).where(events.c.event_id == event_id)
             )
         ).scalar_one_or_none()
-        claimed_at = _as_utc(lease_until) - LEASE if lease_until else _now()
+        claimed_at = as_utc(lease_until) - LEASE if lease_until else _now()
         came_back = (
             sa.exists()
             .where(references.c.tenant_id == events.c.tenant_id)
@@ -293,7 +293,7 @@ def _event_time(event: TicketEvent, now: datetime) -> datetime:
     if event.at is None:
         return now
     try:
-        return _utc(event.at)
+        return as_utc(event.at)
     except OverflowError:
         logger.warning(
             "ticket event %s: its time %s has no UTC equivalent; stored as now",
@@ -301,22 +301,6 @@ def _event_time(event: TicketEvent, now: datetime) -> datetime:
             event.at.isoformat(),
         )
         return now
-
-
-def _utc(value: datetime) -> datetime:
-    """``value`` in UTC (naive means UTC already).
-
-    Raises:
-        OverflowError: the offset pushes it outside years 1 to 9999.
-    """
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def _as_utc(value: datetime) -> datetime:
-    """A stored time (naive on SQLite) in UTC; stored times are in range in UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _now() -> datetime:

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tools.db import as_utc
 from tools.tickets.tables import ticket_events, ticket_outbox
 
 
@@ -93,7 +94,7 @@ async def delivery_health(engine: AsyncEngine) -> DeliveryHealth:
     return DeliveryHealth(
         pending=int(counts.get("pending", 0)),
         failed=int(counts.get("failed", 0)),
-        oldest_pending_at=_utc(oldest.created_at) if oldest else None,
+        oldest_pending_at=as_utc(oldest.created_at) if oldest else None,
         last_error=oldest.last_error if oldest else None,
         news_failed=int(news_failed),
     )
@@ -136,12 +137,8 @@ def _row(row: Any) -> OutboxRow:
         status=row.status,
         attempts=int(row.attempts),
         short_description=row.short_description,
-        created_at=_utc(row.created_at),
-        next_attempt_at=_utc(row.next_attempt_at),
+        created_at=as_utc(row.created_at),
+        next_attempt_at=as_utc(row.next_attempt_at),
         last_error=row.last_error,
         number=row.number,
     )
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tools.db import as_utc
 from tools.redact import redact
 from tools.tickets.tables import pending_attachments
 
@@ -195,7 +196,7 @@ async def pending_files(
             name=row.name,
             content_type=row.content_type,
             size=int(row.size),
-            created_at=_utc(row.created_at),
+            created_at=as_utc(row.created_at),
             data=bytes(row.data) if with_data else b"",
         )
         for row in rows
@@ -219,8 +220,3 @@ async def prune_pending_files(
     async with engine.begin() as conn:
         result = await conn.execute(_t.delete().where(_t.c.expires_at <= now))
     return int(result.rowcount or 0)
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything stored here is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -69,6 +69,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tools.db import as_utc
 from tools.errors import (
     BackendUnavailable,
     ConfigError,
@@ -1430,7 +1431,7 @@ def _row(found: Any) -> _Row:
         number=found.number,
         sys_id=found.sys_id,
         attempts=int(found.attempts),
-        created_at=_utc(found.created_at),
+        created_at=as_utc(found.created_at),
     )
 
 
@@ -1619,12 +1620,6 @@ def _not_found(label: str) -> NotFound:
         user_message=f"I could not find a ticket {label}. Ticket numbers look "
         "like INC0010001, references like HD-AB12CD.",
     )
-
-
-def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def _now() -> datetime:
