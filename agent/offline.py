@@ -40,6 +40,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
 from tools.registry import ASK_KEY, USER_MESSAGE_KEY
+from tools.tickets.base import TICKET_LABEL
 
 OFFLINE_MODEL_NAME = "helpdesk-offline"
 OFFLINE_FLAG = "helpdesk_offline"
@@ -128,7 +129,6 @@ _NUMBER = re.compile(r"\b\d+\b")
 
 _PERSON_PARAMS = frozenset({"user", "upn", "person", "for_user", "subject", "target"})
 _TICKET_PARAMS = frozenset({"number", "ticket", "ticket_number", "incident"})
-_TICKET = re.compile(r"\b(?:INC\d{4,10}|HD-[A-Z2-7]{6})\b", re.IGNORECASE)
 _TICKET_DIGITS = re.compile(
     r"(?:\bticket|\bincident|\bstatus of|#)\s*(?:no\.?|number|#)?\s*(\d{4,10})\b",
     re.IGNORECASE,
@@ -393,7 +393,7 @@ def _asks_for(text: str, tool: _ToolInfo) -> int:
 @lru_cache(maxsize=4096)
 def _sequence(text: str) -> tuple[str, ...]:
     """Stemmed content words in order (ticket numbers read as "ticket")."""
-    text = _TICKET.sub(" ticket ", text)
+    text = TICKET_LABEL.sub(" ticket ", text)
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
     return tuple(_stemmer().stemWords(words))
 
@@ -473,7 +473,7 @@ def _similarity(
 
 
 def _fill_arguments(tool: _ToolInfo, text: str) -> tuple[dict[str, Any], list[str]]:
-    numbers = [int(n) for n in _NUMBER.findall(_TICKET.sub(" ", text))]
+    numbers = [int(n) for n in _NUMBER.findall(TICKET_LABEL.sub(" ", text))]
     args: dict[str, Any] = {}
     for name, spec in tool.properties.items():
         if tool.drafts and spec.get("type", "string") == "string":
@@ -491,7 +491,7 @@ def _value_for(name: str, spec: dict[str, Any], text: str, numbers: list[int]) -
     kind = spec.get("type")
     if name.lower() in _TICKET_PARAMS and kind in (None, "string"):
         # "INC0001001", or its digits alone ("status of 1001").
-        found = _TICKET.search(text)
+        found = TICKET_LABEL.search(text)
         if found:
             return found.group(0).upper()
         digits = _TICKET_DIGITS.search(text)
@@ -891,9 +891,7 @@ def _terms(text: str) -> frozenset[str]:
     A ticket number counts as the word "ticket", so "add to INC0001234 that…"
     reads like the example "add to INC0001001 that…".
     """
-    text = _TICKET.sub(" ticket ", text)
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-    return frozenset(_stemmer().stemWords(words))
+    return frozenset(_sequence(text))
 
 
 def _text(message: BaseMessage) -> str:

@@ -24,6 +24,7 @@ bot's notifier delivers it once, from any replica.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -44,6 +45,9 @@ STATE_LABELS: dict[TicketState, str] = {
     "resolved": "Resolved",
     "closed": "Closed",
 }
+
+TICKET_LABEL = re.compile(r"\b(INC\d{4,10}|HD-[A-Z2-7]{6})\b", re.IGNORECASE)
+"""A ticket's number (``INC0001001``) or outbox reference (``HD-ABC234``) in text."""
 
 Level = Literal["high", "medium", "low"]
 """Urgency and impact, in employees' words (ServiceNow's 1, 2, 3)."""

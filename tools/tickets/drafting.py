@@ -13,12 +13,11 @@ from typing import Any
 
 from tools.conversation import Conversation
 from tools.redact import clean_for_ticket as redact
-from tools.tickets.base import CATEGORIES, LEVELS, Level
+from tools.tickets.base import CATEGORIES, LEVELS, TICKET_LABEL, Level
 
 SHORT_MAX = 160
 RECENT_LINES = 6
 """How far back a draft looks: an earlier problem is another ticket."""
-_LABEL = re.compile(r"\b(?:INC\d{4,10}|HD-[A-Z2-7]{6})\b", re.IGNORECASE)
 DESCRIPTION_MAX = 4000
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -223,7 +222,7 @@ def problem_lines(conversation: Conversation) -> list[str]:
     didn't help" and name no existing ticket, oldest first."""
     lines = []
     for line in conversation.employee_lines[-RECENT_LINES:]:
-        if _LABEL.search(line):
+        if TICKET_LABEL.search(line):
             continue  # about an existing ticket ("status of INC0001001")
         # "The printer jams, open a ticket": keep the clause about the problem.
         kept = [c.strip() for c in _CLAUSE.split(line) if _about_problem(c)]

@@ -44,6 +44,7 @@ from tools.tickets.base import (
     OPEN_STATES,
     PRIORITY_LABELS,
     STATE_LABELS,
+    TICKET_LABEL,
     Attachment,
     Caller,
     Ticket,
@@ -58,7 +59,6 @@ logger = logging.getLogger(__name__)
 
 COMMENT_MAX = 2000
 _DEFAULT_TTL_MINUTES = 10
-_LABEL = re.compile(r"\b(INC\d{4,10}|HD-[A-Z2-7]{6})\b", re.IGNORECASE)
 _COMMENT_LEAD = re.compile(
     r"^\s*(please\s+)?(add|put|write|post|leave|send)\s+(a\s+|this\s+|the\s+)?"
     r"(comment|note|update|message)?\s*(to|on|in)?\s*(my\s+)?(ticket|incident)?\s*"
@@ -111,7 +111,7 @@ def owns(ticket: Ticket, requester: Requester) -> bool:
 
 def label_in(text: str) -> str | None:
     """A ticket number or reference in ``text`` (``INC0001001``, ``HD-ABC234``)."""
-    match = _LABEL.search(text or "")
+    match = TICKET_LABEL.search(text or "")
     return match.group(1).upper() if match else None
 
 
