@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 
 from bot.agent_console import AGENT_PROMPT, DEFAULT_AGENT, AgentSession, run_agent
+from bot.cli.chat import script_lines, terminal_lines
 from tools.logs import LOG_FILE_NAME
 from tools.settings import Settings
 
@@ -35,20 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_agent, quiet_logs=True)
 
 
-async def _terminal_lines() -> AsyncIterator[str]:
-    while True:
-        try:
-            yield await asyncio.to_thread(input, AGENT_PROMPT)
-        except EOFError:
-            print()
-            return
-
-
-async def _script_lines() -> AsyncIterator[str]:
-    while line := await asyncio.to_thread(sys.stdin.readline):
-        yield line
-
-
 def _agent(args: argparse.Namespace, settings: Settings) -> int:
     interactive = sys.stdin.isatty()
 
@@ -61,7 +47,7 @@ def _agent(args: argparse.Namespace, settings: Settings) -> int:
                     "here. Type /quit or press Ctrl-D to leave. Logs go to "
                     f"{settings.data_dir / LOG_FILE_NAME}."
                 )
-            lines = _terminal_lines() if interactive else _script_lines()
+            lines = terminal_lines(AGENT_PROMPT) if interactive else script_lines()
             await run_agent(session, lines, print, echo=not interactive)
 
     asyncio.run(run())

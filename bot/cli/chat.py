@@ -34,16 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_chat, quiet_logs=True)
 
 
-async def _terminal_lines() -> AsyncIterator[str]:
+async def terminal_lines(prompt: str) -> AsyncIterator[str]:
+    """Lines typed at ``prompt`` until end of input (Ctrl-D)."""
     while True:
         try:
-            yield await asyncio.to_thread(input, PROMPT)
+            yield await asyncio.to_thread(input, prompt)
         except EOFError:
             print()
             return
 
 
-async def _script_lines() -> AsyncIterator[str]:
+async def script_lines() -> AsyncIterator[str]:
+    """Lines of a script piped to stdin (``helpdesk chat < questions.txt``)."""
     while line := await asyncio.to_thread(sys.stdin.readline):
         yield line
 
@@ -59,7 +61,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
                     "Type /quit or press Ctrl-D to leave. Logs go to "
                     f"{settings.data_dir / LOG_FILE_NAME}."
                 )
-            lines = _terminal_lines() if interactive else _script_lines()
+            lines = terminal_lines(PROMPT) if interactive else script_lines()
             await run_chat(session, lines, print, echo=not interactive)
 
     asyncio.run(run())
