@@ -141,7 +141,7 @@ class HandoffDesk:
             source_key=inbound.dedupe_key,
         )
         if live.status == "active":
-            await self._relay_quietly()
+            await self._relay_quietly(live.handoff_id)
         return True
 
     async def after_turn(
@@ -245,7 +245,7 @@ class HandoffDesk:
                 attachments=_attachments(inbound),
                 source_key=inbound.dedupe_key,
             )
-            await self._relay_quietly()
+            await self._relay_quietly(handoff.handoff_id)
         elif handoff.status == "waiting":
             await outbox.send(
                 _say(
@@ -355,7 +355,7 @@ class HandoffDesk:
             handoff,
             f"{agent_name} from IT support has joined. Write here to talk to them.",
         )
-        await self._relay_quietly()
+        await self._relay_quietly(handoff.handoff_id)
 
     async def _end(
         self,
@@ -374,7 +374,7 @@ class HandoffDesk:
             return
 
         # What the employee already wrote reaches the agent's thread first.
-        await self._relay_quietly()
+        await self._relay_quietly(handoff.handoff_id)
         logger.info("hand-off %s ended: %s", handoff.handoff_id, status)
         if status == "returned":
             headline = f"Handed back to the copilot by {agent_name}"
@@ -425,13 +425,14 @@ class HandoffDesk:
 
     # -- background work -------------------------------------------------
 
-    async def run_relay(self) -> int:
-        """Deliver due relay messages, each lane in order; returns how many."""
+    async def run_relay(self, handoff_id: str | None = None) -> int:
+        """Deliver due relay messages, each lane in order (only one hand-off's
+        with ``handoff_id``); returns how many."""
         if self.sender is None:
             return 0
         delivered = 0
         for _ in range(RELAY_ROUNDS):
-            due = await store.due_messages(self.engine)
+            due = await store.due_messages(self.engine, handoff_id=handoff_id)
             if not due:
                 break
             for message in due:
@@ -520,10 +521,11 @@ class HandoffDesk:
         await store.mark_message(self.engine, message.seq, delivered=True)
         return 1
 
-    async def _relay_quietly(self) -> None:
-        """Deliver now what can go now; the background job retries the rest."""
+    async def _relay_quietly(self, handoff_id: str) -> None:
+        """Deliver now what this hand-off can send now, in the turn that wrote
+        it; other hand-offs, and retries, are the background job's."""
         try:
-            await self.run_relay()
+            await self.run_relay(handoff_id)
         except Exception as exc:
             logger.warning("relay deferred to the background job: %s", exc)
 

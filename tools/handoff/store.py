@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tools.db import as_utc
 from tools.handoff.base import (
     LIVE,
     AgentStatus,
@@ -90,7 +91,7 @@ async def open_handoff(
         "transcript": transcript,
         "ticket": ticket,
         "created_at": _now(),
-        "deadline_at": _utc(deadline_at) if deadline_at is not None else None,
+        "deadline_at": as_utc(deadline_at) if deadline_at is not None else None,
     }
     columns = list(values)
     live_here = (
@@ -234,7 +235,7 @@ async def overdue(engine: AsyncEngine, *, now: datetime | None = None) -> list[H
         handoffs.select()
         .where(handoffs.c.status == "waiting")
         .where(handoffs.c.deadline_at.is_not(None))
-        .where(handoffs.c.deadline_at <= _utc(now or _now()))
+        .where(handoffs.c.deadline_at <= as_utc(now or _now()))
         .order_by(handoffs.c.deadline_at)
     )
     return await _many(engine, query)
@@ -281,7 +282,11 @@ async def add_message(
 
 
 async def due_messages(
-    engine: AsyncEngine, *, limit: int = 50, now: datetime | None = None
+    engine: AsyncEngine,
+    *,
+    limit: int = 50,
+    now: datetime | None = None,
+    handoff_id: str | None = None,
 ) -> list[RelayMessage]:
     """Claim, for :data:`LEASE`, the first pending message of each lane that may flow.
 
@@ -292,17 +297,20 @@ async def due_messages(
     leased by another replica is skipped: order holds, the next message is
     handed out only after this one is marked.
 
+    With ``handoff_id``, only that hand-off's lanes.
+
     Returns:
         The claimed messages, in ``seq`` order.
     """
-    now = _utc(now or _now())
+    now = as_utc(now or _now())
     m, h = handoff_messages, handoffs
-    heads = (
-        sa.select(sa.func.min(m.c.seq).label("seq"))
-        .where(m.c.status == "pending")
-        .group_by(m.c.handoff_id, m.c.direction)
-        .subquery()
+    pending = sa.select(sa.func.min(m.c.seq).label("seq")).where(
+        m.c.status == "pending"
     )
+    if handoff_id is not None:
+        # One conversation's turn relays its own lanes, not everyone's.
+        pending = pending.where(m.c.handoff_id == handoff_id)
+    heads = pending.group_by(m.c.handoff_id, m.c.direction).subquery()
     may_flow = sa.or_(
         sa.and_(m.c.direction == "to_agent", h.c.status == "active"),
         sa.and_(m.c.direction == "to_employee", h.c.status != "waiting"),
@@ -527,14 +535,7 @@ def _message(row: Any) -> RelayMessage:
 
 
 def _maybe_utc(value: datetime | None) -> datetime | None:
-    return _utc(value) if value is not None else None
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return as_utc(value) if value is not None else None
 
 
 def _now() -> datetime:
