@@ -9,6 +9,12 @@ account's ``sessions_valid_from`` forward. Seeded from a YAML file (see
 Warning:
     The local directory has no tenants: every tenant the bot serves sees the
     same people. It is for a laptop, a demo and tests; companies use Graph.
+
+Warning:
+    Local groups have no kind or address: every one is a plain security group
+    whose members can be changed, and membership is direct (no nesting). The
+    catalogue's own rules (shared mailboxes and distribution lists go to a
+    queue) still apply, so the embedded setup behaves like Graph for them.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tools.directory.base import DirectoryUser, TemporaryAccessPass
+from tools.directory.base import DirectoryGroup, DirectoryUser, TemporaryAccessPass
 from tools.directory.credentials import (
     hash_secret,
     new_access_pass,
@@ -217,6 +223,121 @@ class LocalDirectory:
         query = sa.select(sa.func.count()).select_from(directory_users)
         async with self._engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
+
+    # -- groups ------------------------------------------------------------------
+
+    async def aget_group(self, key: str) -> DirectoryGroup:
+        """A group by id or name (the name without regard to case).
+
+        Raises:
+            NotFound: no such group.
+        """
+        table = directory_groups
+        query = sa.select(table).where(
+            sa.or_(
+                table.c.group_id == key.strip(),
+                sa.func.lower(table.c.name) == key.strip().lower(),
+            )
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            raise NotFound(
+                f"local directory: no group {key!r}",
+                user_message="I could not find that group in the directory. Please "
+                "tell IT support, so they can fix the catalogue.",
+            )
+        # TODO(local groups have no kind or mail column): add them with the
+        # assets migration so the embedded directory can model distribution
+        # lists; until then every local group is a security group.
+        return DirectoryGroup(object_id=row["group_id"], display_name=row["name"])
+
+    async def ais_member(self, group_id: str, user_id: str) -> bool:
+        """Whether the user is a (direct) member of the group.
+
+        Raises:
+            NotFound: no such user.
+        """
+        user = await self.aget_user(user_id)
+        try:
+            group = await self.aget_group(group_id)
+        except NotFound:
+            return False  # as Graph's checkMemberGroups: not in a group that is not
+        members = directory_group_members
+        query = sa.select(sa.func.count()).where(
+            members.c.group_id == group.object_id,
+            members.c.object_id == user.object_id,
+        )
+        async with self._engine.connect() as conn:
+            return bool((await conn.execute(query)).scalar_one())
+
+    async def alist_member_groups(self, user_id: str) -> list[DirectoryGroup]:
+        """The user's groups, by name.
+
+        Raises:
+            NotFound: no such user.
+        """
+        user = await self.aget_user(user_id)
+        members = directory_group_members
+        query = (
+            sa.select(directory_groups.c.group_id, directory_groups.c.name)
+            .join(members, members.c.group_id == directory_groups.c.group_id)
+            .where(members.c.object_id == user.object_id)
+            .order_by(directory_groups.c.name)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [DirectoryGroup(object_id=r.group_id, display_name=r.name) for r in rows]
+
+    async def aadd_member(self, group_id: str, user_id: str) -> bool:
+        """Add the user; True when added, False when already a member.
+
+        Raises:
+            NotFound: no such group or user.
+        """
+        group = await self.aget_group(group_id)
+        user = await self.aget_user(user_id)
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                dialect.insert(directory_group_members)
+                .values(group_id=group.object_id, object_id=user.object_id)
+                .on_conflict_do_nothing()
+            )
+        added = bool(result.rowcount)
+        if added:
+            logger.info(
+                "local directory: %s added to group %s", user.object_id, group.object_id
+            )
+        return added
+
+    async def aremove_member(self, group_id: str, user_id: str) -> bool:
+        """Remove the user; True when removed, False when not a member.
+
+        Raises:
+            NotFound: no such group.
+        """
+        group = await self.aget_group(group_id)
+        try:
+            user = await self.aget_user(user_id)
+        except NotFound:
+            return False  # nobody by that name is in any group
+        members = directory_group_members
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                members.delete().where(
+                    members.c.group_id == group.object_id,
+                    members.c.object_id == user.object_id,
+                )
+            )
+        removed = bool(result.rowcount)
+        if removed:
+            logger.info(
+                "local directory: %s removed from group %s",
+                user.object_id,
+                group.object_id,
+            )
+        return removed
 
     # -- recovery ----------------------------------------------------------------
 

@@ -102,3 +102,53 @@ def test_bad_seed_file_names_the_field(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInput, match=r"users\.0\.display_name"):
         load_seed(path)
+
+
+# -- groups ------------------------------------------------------------------------------
+
+
+async def test_group_by_id_or_name(directory: LocalDirectory) -> None:
+    by_id = await directory.aget_group("grp-sw-visio")
+    by_name = await directory.aget_group("sw-visio-plan2")
+
+    assert by_id == by_name
+    assert (by_id.display_name, by_id.kind, by_id.membership_writable) == (
+        "SW-Visio-Plan2",
+        "security",
+        True,
+    )
+    with pytest.raises(NotFound, match="no group"):
+        await directory.aget_group("SW-No-Such-Thing")
+
+
+async def test_seeded_membership_reads_back(directory: LocalDirectory) -> None:
+    groups = await directory.alist_member_groups("alex@contoso.example")
+
+    assert "SW-Visio-Plan2" in [g.display_name for g in groups]
+    assert await directory.ais_member("grp-sw-visio", "local-user")
+    assert not await directory.ais_member("grp-sw-visio", "priya-shah")
+    assert not await directory.ais_member("grp-no-such-group", "local-user")
+
+
+async def test_add_and_remove_are_idempotent(directory: LocalDirectory) -> None:
+    assert await directory.aadd_member("SW-Visio-Plan2", "priya-shah") is True
+    assert await directory.aadd_member("grp-sw-visio", "priya-shah") is False
+    assert await directory.ais_member("grp-sw-visio", "priya.shah@contoso.example")
+
+    assert await directory.aremove_member("grp-sw-visio", "priya-shah") is True
+    assert await directory.aremove_member("grp-sw-visio", "priya-shah") is False
+    assert not await directory.ais_member("grp-sw-visio", "priya-shah")
+    assert await directory.ais_member("grp-sw-visio", "local-user")
+
+
+async def test_membership_of_unknown_group_or_person_is_not_found(
+    directory: LocalDirectory,
+) -> None:
+    with pytest.raises(NotFound, match="no group"):
+        await directory.aadd_member("grp-no-such-group", "local-user")
+    with pytest.raises(NotFound, match="no user"):
+        await directory.aadd_member("grp-sw-visio", "nobody@contoso.example")
+    with pytest.raises(NotFound, match="no group"):
+        await directory.aremove_member("grp-no-such-group", "local-user")
+    with pytest.raises(NotFound, match="no user"):
+        await directory.alist_member_groups("nobody@contoso.example")
