@@ -37,6 +37,7 @@ from agent.citations import apply_citations, passages_by_number, snippet
 from agent.graph import STEP_LIMIT_REPLY, build_graph
 from agent.models import GuardedModel, open_chat_model
 from agent.offline import OFFLINE_FLAG, for_employee
+from agent.transcript import HELPDESK_ORIGIN, ORIGIN_KEY
 from agent.trimming import cancelled_results
 from tools.approvals import (
     ApprovalRecord,
@@ -250,6 +251,7 @@ class Copilot:
         conversation_id: str,
         text: str,
         private_chat: bool = False,
+        from_helpdesk: bool = False,
     ) -> TurnReply:
         """Run one turn: the employee's ``text`` in ``conversation_id``.
 
@@ -263,6 +265,10 @@ class Copilot:
             conversation_id: the host's conversation id.
             text: the employee's message.
             private_chat: the message comes from a 1:1 chat with the requester.
+            from_helpdesk: ``text`` is the help desk's own instruction for the
+                employee's conversation (a withdrawn hand-off's ticket), not
+                something the employee said: transcripts and drafts leave it
+                out.
 
         Returns:
             The reply; its ``approvals`` list the cards to show, its ``secrets``
@@ -288,7 +294,11 @@ class Copilot:
                         "expired %d pending approval(s) in %s", expired, thread_id
                     )
 
-        human = HumanMessage(content=text, id=str(uuid.uuid4()))
+        human = HumanMessage(
+            content=text,
+            id=str(uuid.uuid4()),
+            additional_kwargs={ORIGIN_KEY: HELPDESK_ORIGIN} if from_helpdesk else {},
+        )
         inputs = {
             "messages": [*carried, *cancelled_results([*history, *carried]), human],
             "steps": 0,

@@ -15,6 +15,13 @@ from agent.offline import OFFLINE_NOTE, for_employee
 from tools.conversation import BOT_SPEAKER, MAX_LINE_CHARS, MAX_LINES, Conversation
 from tools.redact import clean_for_ticket as redact
 
+ORIGIN_KEY = "origin"
+"""Where a human message came from, in its ``additional_kwargs``; absent for
+the employee's own words."""
+HELPDESK_ORIGIN = "helpdesk"
+"""The help desk's own instruction in the employee's thread (see
+:meth:`agent.runner.Copilot.arun_turn`): never a transcript line."""
+
 
 def digest(
     messages: Sequence[BaseMessage],
@@ -34,6 +41,8 @@ def digest(
     calls: dict[str, str] = {}
     for message in messages:
         if isinstance(message, HumanMessage):
+            if message.additional_kwargs.get(ORIGIN_KEY) == HELPDESK_ORIGIN:
+                continue
             lines.append((employee, _clean(_text(message))))
         elif isinstance(message, AIMessage):
             for call in message.tool_calls:

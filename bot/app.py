@@ -162,13 +162,15 @@ def background_jobs(services: Services, notifier: Notifier) -> list[Job]:
 
 
 def handoff_jobs(handoffs: HandoffDesk) -> list[Job]:
-    """The hand-off loop's steps: relay messages, then hand-offs nobody took.
+    """The hand-off loop's steps: relay messages, post cards whose post
+    failed, then withdraw hand-offs nobody took.
 
     A loop of their own: a live chat must not wait behind a slow ticket
     system's outbox (a step may take up to two minutes there).
     """
     return [
         Job("handoff-relay", handoffs.run_relay),
+        Job("handoff-cards", handoffs.run_cards),
         Job("handoff-withdraw", handoffs.run_withdraw),
     ]
 

@@ -169,6 +169,8 @@ class TurnHandler:
     async def _route_message(self, inbound: Inbound, outbox: Outbox) -> None:
         if self.handoffs is not None and await self._route_handoff(inbound, outbox):
             return
+        if _overheard(inbound):
+            return
         ticket_reply = ticket_news.read_ticket_reply(inbound.value)
         if ticket_reply is not None:
             await self.on_ticket_reply(ticket_reply, inbound, outbox)
@@ -205,7 +207,7 @@ class TurnHandler:
         assert self.handoffs is not None
         click = handoff_cards.read_click(inbound.value)
         if click is not None:
-            await self.handoffs.on_click(click, inbound, outbox)
+            await self.handoffs.on_click(click, inbound, self._requester, outbox)
             return True
         text = clean_text(
             inbound.text or "",
@@ -219,7 +221,7 @@ class TurnHandler:
             )
         if inbound.value is not None and not text.strip():
             return False  # a card submit of the employee's goes its own way
-        return await self.handoffs.hold_for_agent(inbound, text)
+        return await self.handoffs.hold_for_agent(inbound, text, outbox)
 
     async def _keep_files(self, inbound: Inbound, outbox: Outbox) -> KeptFiles:
         """Download the message's files and keep them for the thread's next
@@ -622,3 +624,18 @@ def _is_personal(inbound: Inbound) -> bool:
 def new_correlation_id() -> str:
     """A short id that ties the user's apology to the operator's log line."""
     return uuid.uuid4().hex[:12]
+
+
+def _overheard(inbound: Inbound) -> bool:
+    """A channel message that does not @mention the bot.
+
+    With the app's ``ChannelMessage.Read.Group`` permission (which the
+    hand-off relay needs, so that agents need not @mention the bot in a
+    hand-off's thread), Teams delivers every message of every channel in the
+    team; the copilot answers only those addressed to it. Card submits carry
+    no mention and still count.
+    """
+    if inbound.conversation_type != "channel" or inbound.value is not None:
+        return False
+    return not any(m.id == inbound.bot_id for m in inbound.mentions)
+

@@ -51,6 +51,16 @@ logger = logging.getLogger(__name__)
 
 TRANSCRIPT_TYPE = "application/vnd.microsoft.activity.transcript"
 HANDOFF_INITIATE = "handoff.initiate"
+WAITING_NOTED = (
+    "Noted: whoever from IT support takes your chat sees this first. "
+    "You can keep writing."
+)
+WITHDRAWN_TICKET = (
+    "(From the help desk, not the employee: nobody from IT support took the "
+    "live chat in time.) Open a ticket for the employee's problem, drafted "
+    "from this conversation."
+)
+"""The turn run for the employee when their hand-off is withdrawn."""
 RELAY_ROUNDS = 20
 """Passes over the relay lanes per run; each pass sends one message a lane."""
 
@@ -119,8 +129,11 @@ class HandoffDesk:
 
     # -- the employee's side ---------------------------------------------
 
-    async def hold_for_agent(self, inbound: Inbound, text: str) -> bool:
+    async def hold_for_agent(self, inbound: Inbound, text: str, outbox: Outbox) -> bool:
         """Store the employee's message for the agent when a hand-off is live.
+
+        While nobody has taken it yet, the first message held gets a word back,
+        so the employee knows it was not lost; later ones stay quiet.
 
         Returns:
             True when the message was taken (the copilot must not answer).
@@ -130,7 +143,7 @@ class HandoffDesk:
         )
         if live is None:
             return False
-        await store.add_message(
+        stored = await store.add_message(
             self.engine,
             handoff_id=live.handoff_id,
             direction="to_agent",
@@ -142,6 +155,10 @@ class HandoffDesk:
         )
         if live.status == "active":
             await self._relay_quietly(live.handoff_id)
+        elif stored and await store.count_messages(
+            self.engine, live.handoff_id, "to_agent"
+        ) == 1:
+            await outbox.send(_say(WAITING_NOTED))
         return True
 
     async def after_turn(
@@ -167,8 +184,17 @@ class HandoffDesk:
             return
         await self.post_card(live)
 
-    async def post_card(self, handoff: Handoff) -> None:
-        """Open the hand-off's thread in the agents' channel with its card."""
+    async def post_card(self, handoff: Handoff) -> bool:
+        """Open the hand-off's thread in the agents' channel with its card.
+
+        The post is claimed first, so the turn and the background job (which
+        retries a post that failed) never both post it.
+
+        Returns:
+            True when the card was posted by this call.
+        """
+        if not await store.claim_card(self.engine, handoff.handoff_id):
+            return False
         channel = await store.get_channel(self.engine, handoff.tenant_id)
         if channel is None or self.sender is None:
             logger.warning(
@@ -177,14 +203,23 @@ class HandoffDesk:
                 handoff.handoff_id,
                 self.settings.bot_name,
             )
-            return
+            return False
         channel_id, reference = channel
-        activity_id = await self.sender.post_to_channel(
-            reference, channel_id, handoff_cards.waiting_card(handoff)
-        )
+        try:
+            activity_id = await self.sender.post_to_channel(
+                reference, channel_id, handoff_cards.waiting_card(handoff)
+            )
+        except Exception as exc:
+            # The claim runs out and the background job posts it again.
+            logger.warning(
+                "could not post hand-off %s to its channel (%s); it is retried",
+                handoff.handoff_id,
+                type(exc).__name__,
+            )
+            return False
         if not activity_id:
             logger.warning("the channel gave no id for hand-off %s", handoff.handoff_id)
-            return
+            return False
         await store.note_card(
             self.engine,
             handoff.handoff_id,
@@ -193,6 +228,7 @@ class HandoffDesk:
             card_activity_id=activity_id,
         )
         logger.info("hand-off %s posted to its channel", handoff.handoff_id)
+        return True
 
     # -- the agents' channel ---------------------------------------------
 
@@ -212,6 +248,8 @@ class HandoffDesk:
         if _DESIGNATE.search(text):
             await self._designate(inbound, await requester_of(inbound), outbox)
             return True
+        if not await self._in_desk_channel(inbound):
+            return False
         command = text.strip().lower().rstrip(".!")
         if command in ("available", "away"):
             await store.set_agent_status(
@@ -231,9 +269,18 @@ class HandoffDesk:
         if handoff is None:
             return False
         if _HAND_BACK.match(text):
-            await self._end(handoff, "returned", inbound, outbox, card_id=None)
+            await self._end(handoff, "returned", inbound, outbox, requester_of)
         elif _CLOSE.match(text):
-            await self._end(handoff, "closed", inbound, outbox, card_id=None)
+            await self._end(handoff, "closed", inbound, outbox, requester_of)
+        elif handoff.status == "active" and inbound.user_id != handoff.agent_id:
+            # Colleagues may talk in the thread; only the taker's words go out.
+            await outbox.send(
+                _say(
+                    f"Only {handoff.agent_name or 'the agent who took it'} talks "
+                    f"to {handoff.employee_name} in this thread; your message "
+                    "stayed here."
+                )
+            )
         elif handoff.status == "active":
             await store.add_message(
                 self.engine,
@@ -258,23 +305,46 @@ class HandoffDesk:
         return True
 
     async def on_click(
-        self, click: HandoffClick, inbound: Inbound, outbox: Outbox
+        self,
+        click: HandoffClick,
+        inbound: Inbound,
+        requester_of: RequesterOf,
+        outbox: Outbox,
     ) -> None:
-        """A button on a hand-off card: take, hand back or close."""
+        """A button on a hand-off card: take, hand back or close.
+
+        Only a click in the hand-off's own channel counts: the card lives
+        there, and a submit forged elsewhere with its id must not take it.
+        """
         handoff = await store.get_handoff(self.engine, click.handoff_id)
-        if handoff is None:
+        if handoff is None or not _from_its_channel(handoff, inbound):
             await outbox.send(_say(replies.card_unusable()))
             return
         if click.action == handoff_cards.TAKE:
             await self._take(handoff, inbound, outbox)
         elif click.action == handoff_cards.HAND_BACK:
             await self._end(
-                handoff, "returned", inbound, outbox, card_id=inbound.reply_to_id
+                handoff,
+                "returned",
+                inbound,
+                outbox,
+                requester_of,
+                card_id=inbound.reply_to_id,
             )
         else:
             await self._end(
-                handoff, "closed", inbound, outbox, card_id=inbound.reply_to_id
+                handoff,
+                "closed",
+                inbound,
+                outbox,
+                requester_of,
+                card_id=inbound.reply_to_id,
             )
+
+    async def _in_desk_channel(self, inbound: Inbound) -> bool:
+        """Whether a channel message was written in the tenant's agents' channel."""
+        channel = await store.get_channel(self.engine, inbound.tenant_id)
+        return channel is not None and channel[0] == channel_of(inbound.conversation_id)
 
     async def _designate(
         self, inbound: Inbound, requester: Requester, outbox: Outbox
@@ -363,10 +433,22 @@ class HandoffDesk:
         status: HandoffStatus,
         inbound: Inbound,
         outbox: Outbox,
+        requester_of: RequesterOf,
         *,
-        card_id: str | None,
+        card_id: str | None = None,
     ) -> None:
         agent_name = inbound.user_name or handoff.agent_name or "IT support"
+        if handoff.status == "active" and inbound.user_id != handoff.agent_id:
+            requester = await requester_of(inbound)
+            if HELPDESK_ROLE not in requester.roles:
+                await outbox.send(
+                    _say(
+                        f"Only {handoff.agent_name or 'the agent who took it'}, or "
+                        "IT support staff with the helpdesk role, can hand this "
+                        "back or close it; nothing changed."
+                    )
+                )
+                return
         if handoff.status != "active" or not await store.finish(
             self.engine, handoff.handoff_id, status, note=f"by {agent_name}"
         ):
@@ -439,6 +521,16 @@ class HandoffDesk:
                 delivered += await self._deliver(message)
         return delivered
 
+    async def run_cards(self) -> int:
+        """Post the cards of waiting hand-offs whose post failed or never ran
+        (a replica stopped between opening a hand-off and posting it)."""
+        if self.settings.handoff_mode != "teams" or self.sender is None:
+            return 0
+        posted = 0
+        for handoff in await store.unposted(self.engine):
+            posted += await self.post_card(handoff)
+        return posted
+
     async def run_withdraw(self) -> int:
         """Withdraw hand-offs nobody took in time; offer each employee a ticket."""
         withdrawn = 0
@@ -475,7 +567,8 @@ class HandoffDesk:
             reply = await self.copilot.arun_turn(
                 requester=requester,
                 conversation_id=handoff.conversation_id,
-                text="open a ticket",
+                text=WITHDRAWN_TICKET,
+                from_helpdesk=True,
                 private_chat=reference.get("conversation", {}).get("conversationType")
                 == "personal",
             )
@@ -598,6 +691,15 @@ def initiate_event(handoff: Handoff, *, email: str = "") -> dict[str, Any]:
             {"contentType": TRANSCRIPT_TYPE, "content": {"activities": activities}}
         ],
     }
+
+
+def _from_its_channel(handoff: Handoff, inbound: Inbound) -> bool:
+    """Whether a click came from the channel the hand-off's card was posted in."""
+    if inbound.conversation_type != "channel":
+        return False
+    return handoff.channel_id is None or handoff.channel_id == channel_of(
+        inbound.conversation_id
+    )
 
 
 def _attachments(inbound: Inbound) -> list[dict[str, str]]:

@@ -161,6 +161,49 @@ async def by_thread(engine: AsyncEngine, thread_id: str) -> Handoff | None:
     return await _one(engine, query)
 
 
+async def claim_card(
+    engine: AsyncEngine,
+    handoff_id: str,
+    *,
+    hold: timedelta = LEASE,
+    now: datetime | None = None,
+) -> bool:
+    """Claim the posting of a waiting hand-off's card, for ``hold``.
+
+    True for one caller at a time: the turn that opened the hand-off, or the
+    background job retrying a post that failed. A posted card is never
+    claimed again, so it is posted once.
+    """
+    now = as_utc(now or _now())
+    h = handoffs
+    statement = (
+        h.update()
+        .where(h.c.handoff_id == handoff_id)
+        .where(h.c.status == "waiting")
+        .where(h.c.card_activity_id.is_(None))
+        .where(sa.or_(h.c.card_claimed_until.is_(None), h.c.card_claimed_until <= now))
+        .values(card_claimed_until=now + hold)
+    )
+    return await _changed(engine, statement)
+
+
+async def unposted(
+    engine: AsyncEngine, *, now: datetime | None = None
+) -> list[Handoff]:
+    """Waiting hand-offs whose card is not posted and not claimed, oldest first."""
+    now = as_utc(now or _now())
+    h = handoffs
+    query = (
+        h.select()
+        .where(h.c.status == "waiting")
+        .where(h.c.card_activity_id.is_(None))
+        .where(sa.or_(h.c.card_claimed_until.is_(None), h.c.card_claimed_until <= now))
+        .order_by(h.c.created_at)
+        .limit(50)
+    )
+    return await _many(engine, query)
+
+
 async def note_card(
     engine: AsyncEngine,
     handoff_id: str,
@@ -279,6 +322,21 @@ async def add_message(
     async with engine.begin() as conn:
         result = await conn.execute(statement)
     return int(result.rowcount or 0) == 1
+
+
+async def count_messages(
+    engine: AsyncEngine, handoff_id: str, direction: Direction
+) -> int:
+    """How many relay messages a hand-off has in one direction."""
+    m = handoff_messages
+    query = (
+        sa.select(sa.func.count())
+        .select_from(m)
+        .where(m.c.handoff_id == handoff_id)
+        .where(m.c.direction == direction)
+    )
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
 
 
 async def due_messages(

@@ -31,6 +31,7 @@ handoffs = sa.Table(
     sa.Column("channel_id", sa.String(512), nullable=True),
     sa.Column("thread_id", sa.String(640), nullable=True),
     sa.Column("card_activity_id", sa.String(256), nullable=True),
+    sa.Column("card_claimed_until", _TS, nullable=True),
     sa.Column("ended_at", _TS, nullable=True),
     sa.Column("end_note", sa.Text, nullable=True),
     sa.Index("ix_handoffs_conversation", "tenant_id", "conversation_id", "status"),

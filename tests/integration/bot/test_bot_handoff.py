@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from bot import replies
 from bot.app import HANDLER_KEY, HANDOFF_JOBS_KEY, TASKS_KEY
 from bot.chat import ChatSession, ChatUser, message_activity, render
 from bot.connector import Recorded
-from bot.handoff import HandoffDesk
+from bot.handoff import WAITING_NOTED, HandoffDesk
 from bot.inbound import parse_activity
 from tools.handoff import store
 from tools.handoff.base import Handoff
@@ -161,10 +162,13 @@ async def test_a_handoff_is_taken_relayed_both_ways_in_order_and_handed_back(
     stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
     assert stored is not None and stored.thread_id == thread
 
-    # Writing while nobody has taken it: held, and the copilot stays quiet.
+    # Writing while nobody has taken it: held, the first message noted, and
+    # the copilot stays quiet.
     held = await _employee_writes(chat, "it flickers when I move the cable")
-    assert _texts(held, chat.conversation_id) == []
+    assert _texts(held, chat.conversation_id) == [WAITING_NOTED]
     assert _texts(held, thread) == []
+    more = await _employee_writes(chat, "only on the left screen")
+    assert _texts(more, chat.conversation_id) == []
 
     queue = await _in_channel(chat, SAM, "queue")
     assert "Alex Employee (hardware)" in " ".join(render(c.activity)[0] for c in queue)
@@ -181,7 +185,8 @@ async def test_a_handoff_is_taken_relayed_both_ways_in_order_and_handed_back(
         for t in _texts(taken, chat.conversation_id)
     )
     assert _texts(taken, thread) == [
-        "**Alex Employee:** it flickers when I move the cable"
+        "**Alex Employee:** it flickers when I move the cable",
+        "**Alex Employee:** only on the left screen",
     ]
 
     again = await _post(
@@ -266,6 +271,11 @@ async def test_nobody_takes_it_in_time_so_a_ticket_is_offered() -> None:
         drafted = [c for c in told if render(c.activity)[1]]
         assert drafted, "the drafted ticket card reaches the employee"
         assert "monitor" in _card_text(drafted[0].activity).lower()
+        # The help desk's own request for the ticket is not the employee's
+        # words: neither the draft nor the transcript carries it.
+        assert "help desk, not the employee" not in _card_text(drafted[0].activity)
+        again = await chat.say("open a ticket")
+        assert again, "the thread keeps working"
 
 
 class _Recording:
@@ -342,7 +352,7 @@ async def test_asking_for_a_person_posts_one_card_and_the_copilot_goes_quiet() -
         assert "monitor flickers" in live.transcript
 
         held = await _employee_writes(chat, "are you there?")
-        assert _texts(held, chat.conversation_id) == []
+        assert _texts(held, chat.conversation_id) == [WAITING_NOTED]
         assert [c for c in held if c.conversation_id == CHANNEL] == []
 
 
@@ -368,3 +378,207 @@ async def test_hub_mode_through_a_turn_emits_the_event_and_posts_no_card() -> No
             )
             is None
         )
+
+
+async def test_only_the_taker_talks_to_the_employee_and_only_staff_end_it_for_them(
+    chat: ChatSession,
+) -> None:
+    await chat.say("my monitor flickers")
+    await _designate(chat)
+    handoff, card = await _open(chat)
+    thread = _thread(card)
+    take = {"action": "handoff_take", "handoff": handoff.handoff_id}
+    await _post(chat, MORGAN, thread, "", value=take, reply_to_id=card.activity_id)
+
+    # Sam (helpdesk role) chatting in Morgan's thread does not reach Alex.
+    aside = await _post(chat, SAM, thread, "Morgan, check the dock firmware")
+    assert _texts(aside, chat.conversation_id) == []
+    assert "Only Morgan Lee talks to Alex Employee" in _texts(aside, thread)[0]
+
+    # Nor can a colleague without the role end it; Morgan, the taker, can
+    # talk; Sam, with the role, can close it for Morgan.
+    stranger = ChatUser(id="dana-park", name="Dana Park")
+    refused = await _post(chat, stranger, thread, "close")
+    assert "nothing changed" in _texts(refused, thread)[0]
+    stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+    assert stored is not None and stored.status == "active"
+
+    said = await _post(chat, MORGAN, thread, "Which dock do you have?")
+    assert _texts(said, chat.conversation_id) == [
+        "**Morgan Lee (IT support):** Which dock do you have?"
+    ]
+    closed = await _post(chat, SAM, thread, "close")
+    assert any(
+        "Sam Rivera closed the conversation" in t
+        for t in _texts(closed, chat.conversation_id)
+    )
+
+
+async def test_desk_commands_and_clicks_count_only_in_the_agents_channel(
+    chat: ChatSession,
+) -> None:
+    await chat.say("my monitor flickers")
+    await _designate(chat)
+    handoff, card = await _open(chat)
+    take = {"action": "handoff_take", "handoff": handoff.handoff_id}
+
+    # "available" in another channel of the team is just chatter: with the
+    # app's channel-message permission the bot hears it, and says nothing.
+    elsewhere = "19:general@thread.tacv2;messageid=7"
+    chatter = await _post(chat, SAM, elsewhere, "available")
+    assert chatter == []
+    assert await store.agents(chat.services.db, "local") == []
+
+    # The card's Take, forged from the employee's own chat, takes nothing.
+    forged = await _employee_writes_value(chat, take)
+    assert _texts(forged, chat.conversation_id) == [replies.card_unusable()]
+    stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+    assert stored is not None and stored.status == "waiting"
+
+    # In the agents' channel itself, it counts.
+    taken = await _post(
+        chat, SAM, _thread(card), "", value=take, reply_to_id=card.activity_id
+    )
+    assert any(c.method == "PUT" for c in taken)
+
+
+async def test_a_channel_question_is_answered_only_when_it_mentions_the_bot(
+    chat: ChatSession,
+) -> None:
+    general = "19:general@thread.tacv2;messageid=8"
+    unaddressed = await _post(chat, MORGAN, general, "how do I connect to the vpn")
+    assert unaddressed == []
+
+    before = len(chat.connector.calls)
+    activity = message_activity(
+        service_url=chat.connector.url,
+        conversation_id=general,
+        user=MORGAN,
+        text="<at>Helpdesk</at> how do I connect to the vpn",
+        conversation_type="channel",
+    )
+    activity["entities"] = [
+        {
+            "type": "mention",
+            "text": "<at>Helpdesk</at>",
+            "mentioned": {"id": activity["recipient"]["id"], "name": "Helpdesk"},
+        }
+    ]
+    assert await chat.post(activity) == 200
+    await chat._app[TASKS_KEY].join(wait_s=60)
+    assert "vpn" in " ".join(_texts(chat.connector.calls[before:], general)).lower()
+
+
+async def test_a_card_whose_post_failed_is_posted_once_by_the_background_job(
+    chat: ChatSession,
+) -> None:
+    await chat.say("my monitor flickers")
+    await _designate(chat)
+    handoff, created = await store.open_handoff(
+        chat.services.db,
+        tenant_id="local",
+        employee_id=chat.user.id,
+        employee_name=chat.user.name,
+        conversation_id=chat.conversation_id,
+        reason="asked",
+        summary="Monitor flickers",
+        deadline_at=datetime.now(UTC) + timedelta(minutes=10),
+    )
+    assert created
+    desk = _desk(chat)
+    chat.connector.fail_next(502)
+    assert await desk.post_card(handoff) is False
+    stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+    assert stored is not None and stored.card_activity_id is None
+
+    # While the failed post's claim holds, nobody posts it (the app's own
+    # hand-off loop runs meanwhile too); once it lapses the job posts the
+    # card, and only once however often it runs.
+    assert await desk.run_cards() == 0
+    await _expire_card_claims(chat, datetime.now(UTC))
+    posted = [await desk.run_cards() for _ in range(3)]
+    assert sum(posted) <= 1
+    cards = [
+        c
+        for c in chat.connector.calls
+        if c.conversation_id == CHANNEL and c.method == "POST"
+    ]
+    assert len(cards) == 1
+    stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+    assert stored is not None and stored.card_activity_id == cards[0].activity_id
+
+
+async def _expire_card_claims(chat: ChatSession, at: datetime) -> None:
+    from tools.handoff.tables import handoffs
+
+    async with chat.services.db.begin() as conn:
+        await conn.execute(
+            handoffs.update().values(card_claimed_until=at - timedelta(minutes=5))
+        )
+
+
+async def _employee_writes_value(
+    chat: ChatSession, value: dict[str, Any]
+) -> list[Recorded]:
+    return await _post(chat, chat.user, chat.conversation_id, "", value=value)
+
+
+async def _live(chat: ChatSession) -> Handoff | None:
+    return await store.live_for_conversation(
+        chat.services.db, "local", chat.conversation_id
+    )
+
+
+async def test_a_frustrated_employee_is_handed_to_a_person() -> None:
+    async with ChatSession(load_settings(handoff_hours="always")) as chat:
+        await _designate(chat)
+        await chat.say("how do I connect to the VPN on Windows?")
+
+        said = await _employee_writes(chat, "this is useless, I'm fed up")
+
+        live = await _live(chat)
+        assert live is not None and live.reason == "frustrated"
+        assert [c for c in said if c.conversation_id == CHANNEL], "a card is posted"
+        assert any(
+            "asked the IT support team" in t
+            for t in _texts(said, chat.conversation_id)
+        )
+
+
+async def test_failing_twice_hands_off_instead_of_offering_another_ticket() -> None:
+    async with ChatSession(load_settings(handoff_hours="always")) as chat:
+        await _designate(chat)
+        first = await chat.say("the espresso machine in the kitchen leaks water")
+        assert "drafted a ticket" in render(first[0])[0]
+        assert await _live(chat) is None
+
+        second = await _employee_writes(chat, "the coffee grinder smells of smoke")
+
+        live = await _live(chat)
+        assert live is not None and live.reason == "repeated_failure"
+        assert any(
+            "asked the IT support team" in t
+            for t in _texts(second, chat.conversation_id)
+        )
+
+
+async def test_outside_hours_a_frustrated_employee_gets_a_ticket_and_when_agents_are_back() -> (
+    None
+):
+    # Today (and tomorrow, should the test run across midnight) is a holiday.
+    today = datetime.now(UTC).date()
+    holidays = f"{today.isoformat()},{(today + timedelta(days=1)).isoformat()}"
+    settings = load_settings(
+        handoff_hours="mon-sun 00:00-23:59", handoff_holidays=holidays
+    )
+    async with ChatSession(settings) as chat:
+        await _designate(chat)
+        await chat.say("how do I connect to the VPN on Windows?")
+
+        said = await chat.say("this is useless")
+
+        text = " ".join(render(a)[0] for a in said)
+        assert "Nobody from IT support is available right now" in text
+        assert "they are back" in text
+        assert any(render(a)[1] for a in said), "a drafted ticket card"
+        assert await _live(chat) is None
