@@ -66,6 +66,14 @@ OFFER_AFTER_REFUSAL = (
 DRAFTED = "I've drafted it from our conversation."
 ESCALATION_TOOL = "create_ticket"
 """The tool offered, with a drafted ticket, whenever the assistant cannot help."""
+HANDOFF_TOOL = "handoff_to_person"
+"""The tool called instead when the assistant failed the employee once before
+in this conversation: a person takes over (or, when nobody can, the hand-off
+tool says so and a ticket is offered after all)."""
+HANDOFF_AFTER_REPEATED = (
+    "I couldn't help with this twice now, so I'm passing you to a person from "
+    "IT support."
+)
 
 _ROUTE_THRESHOLD = 0.25
 _MIN_EXAMPLE_MATCH = 0.4
@@ -83,6 +91,8 @@ _HOW_TO = re.compile(
 )
 _CATALOGUE_MIN = 4
 """An enum this long lists things to name (software); shorter ones are modes."""
+_REPEAT_WINDOW = 2
+"""Earlier turns in which a failure makes this one's a repeated failure."""
 _MIN_COVERAGE = 0.34
 _MAX_UNITS = 3
 
@@ -233,7 +243,9 @@ class OfflineChatModel(BaseChatModel):
             answer = _answer_from_results(text, results)
             asked = _detail_asked_for(turn, results)
             if asked is None:
-                offer = _escalation(answer, results, turn, tools)
+                offer = _escalation(
+                    answer, results, turn, tools, earlier=_recent_turns(messages)
+                )
                 if offer is not None:
                     return offer
             return _reply(answer, extra={PENDING_KEY: asked} if asked else None)
@@ -657,10 +669,16 @@ def _escalation(
     results: Sequence[ToolMessage],
     turn: Sequence[BaseMessage],
     tools: Sequence[_ToolInfo],
+    *,
+    earlier: Sequence[BaseMessage] = (),
 ) -> AIMessage | None:
     """A drafted ticket when this turn could not help: nothing relevant was
     found, or an action was refused or failed. Offered once per turn, and
-    never after a ticket tool itself (or a cancelled card)."""
+    never after a ticket tool itself (or a cancelled card).
+
+    When an earlier turn of the conversation already ended in such an offer,
+    this is repeated failure: a hand-off to a person is tried first (see
+    :data:`HANDOFF_TOOL`)."""
     ticket = next((t for t in tools if t.name == ESCALATION_TOOL), None)
     if ticket is None:
         return None
@@ -692,9 +710,37 @@ def _escalation(
         lead = f"{answer}\n\n{OFFER_AFTER_REFUSAL}"
     else:
         return None
+    handoff = by_name.get(HANDOFF_TOOL)
+    if handoff is not None and HANDOFF_TOOL not in called and _offered_before(earlier):
+        message = _call(handoff, {"reason": "repeated_failure"}, len(turn) + 1000)
+        message.content = HANDOFF_AFTER_REPEATED
+        return message
     message = _call(ticket, {}, len(turn) + 1000)
     message.content = lead
     return message
+
+
+def _recent_turns(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
+    """The turns before the current one that count towards repeated failure:
+    the last :data:`_REPEAT_WINDOW`; an old miss on another topic does not."""
+    humans = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    if len(humans) < 2:
+        return ()
+    start = humans[max(0, len(humans) - 1 - _REPEAT_WINDOW)]
+    return messages[start : humans[-1]]
+
+
+def _offered_before(messages: Sequence[BaseMessage]) -> bool:
+    """Whether an earlier turn ended in a ticket offered because it could not help."""
+    for message in messages:
+        if not isinstance(message, AIMessage):
+            continue
+        if not any(c["name"] == ESCALATION_TOOL for c in message.tool_calls):
+            continue
+        said = _text(message)
+        if said.startswith(OFFER_AFTER_NOTHING) or OFFER_AFTER_REFUSAL in said:
+            return True
+    return False
 
 
 # -- answers -----------------------------------------------------------------

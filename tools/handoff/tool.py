@@ -12,6 +12,7 @@ that a ticket is offered instead.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,11 @@ clearly frustrated, the copilot failed repeatedly, or the topic must reach a
 person (``HELPDESK_HANDOFF_TOPICS``)."""
 SUMMARY_MAX = 500
 _NAMES_SHOWN = 3
+_FRUSTRATED = re.compile(
+    r"\b(useless|frustrat\w*|fed up|ridiculous|waste of (my )?time|not helping|"
+    r"annoy\w*|angry|sick of|tried everything|nothing works)\b|!{2,}",
+    re.IGNORECASE,
+)
 _OFFER = (
     "A ticket with our conversation reaches them instead, so that they pick it up then."
 )
@@ -159,13 +165,17 @@ async def _promise(ctx: ToolContext, *, created: bool) -> str:
 
 
 def _reason(args: dict[str, Any], conversation: Conversation, topics: list[str]) -> str:
-    """The reason for the agents' card: a listed topic wins over what the model said."""
+    """The reason for the agents' card: a listed topic wins over what the model
+    said; with no reason given, frustration in the employee's last words."""
     said = " ".join(conversation.employee_lines[-3:]).lower()
     topic = next((t for t in topics if t.lower() in said), None)
     if topic:
         return f"topic: {topic}"
     reason = str(args.get("reason") or "").lower()
-    return reason if reason in REASONS else "asked"
+    if reason in REASONS:
+        return reason
+    last = conversation.employee_lines[-1:] or [""]
+    return "frustrated" if _FRUSTRATED.search(last[0]) else "asked"
 
 
 def _summary(args: dict[str, Any], lines: list[str], *, who: str) -> str:
