@@ -4,11 +4,16 @@ Speaks what ``msgraph-sdk`` sends for users (get by id or UPN, ``$filter``
 startswith search), ``manager``, ``transitiveMemberOf/microsoft.graph.directoryRole``,
 ``authentication/methods``, ``authentication/temporaryAccessPassMethods``
 (list, create, delete), ``PATCH`` of ``passwordProfile`` and
-``revokeSignInSessions``. Every answer carries a ``request-id`` header; errors
+``revokeSignInSessions``; groups (get by id, ``$filter`` by displayName),
+``members/$ref`` (add, with Graph's 400 for an existing member and for
+mail-enabled groups; remove, with its 404 for a non-member),
+``checkMemberGroups`` and ``memberOf/microsoft.graph.group`` (paged when
+``page_size`` is set). Every answer carries a ``request-id`` header; errors
 have Graph's body ``{"error": {"code", "message", "innerError": {"request-id",
 "date"}}}``.
 
-People are seeded per test with :meth:`FakeGraph.add_user`. Faults:
+People are seeded per test with :meth:`FakeGraph.add_user`, groups with
+:meth:`FakeGraph.add_group`. Faults:
 ``deny_upns`` answers writes on those accounts 403 Authorization_RequestDenied;
 :meth:`FakeGraph.fail_next` scripts a status (401, 404, 429 with Retry-After,
 500…) or a malformed body; :meth:`FakeGraph.slow_next` delays an answer past
@@ -29,6 +34,22 @@ from aiohttp import web
 
 TOKEN = "fake-graph-token"
 _USER = re.compile(r"^/v1\.0/users/([^/]+)(/.*)?$")
+_GROUP = re.compile(r"^/v1\.0/groups/([^/]+)(/.*)?$")
+_DISPLAY_NAME_EQ = re.compile(r"^displayName eq '((?:[^']|'')*)'$")
+_GROUP_KINDS = {
+    "security": {"mailEnabled": False, "securityEnabled": True, "groupTypes": []},
+    "microsoft365": {
+        "mailEnabled": True,
+        "securityEnabled": False,
+        "groupTypes": ["Unified"],
+    },
+    "mail_enabled_security": {
+        "mailEnabled": True,
+        "securityEnabled": True,
+        "groupTypes": [],
+    },
+    "distribution": {"mailEnabled": True, "securityEnabled": False, "groupTypes": []},
+}
 _STARTSWITH = re.compile(r"startswith\(\w+,'((?:[^']|'')*)'\)")
 _METHOD_TYPES = {
     "authenticator": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
@@ -49,6 +70,7 @@ class _Fault:
     headers: dict[str, str]
     code: str
     raw_body: str | None
+    message: str = "injected"
 
 
 @dataclass
@@ -61,11 +83,17 @@ class FakeGraph:
     methods: dict[str, list[str]] = field(default_factory=dict)
     passes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     revoked: list[str] = field(default_factory=list)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    page_size: int | None = None
+    """Page ``memberOf`` answers with ``@odata.nextLink`` when set."""
     deny_upns: set[str] = field(default_factory=set)
     one_pass_only: bool = False
     """Refuse a new pass while one exists (as some tenants' Graph does)."""
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     last_request_id: str = ""
+    base_url: str = ""
+    """Where the server listens (``http://127.0.0.1:PORT/v1.0``), for next links."""
     _faults: list[_Fault] = field(default_factory=list)
     _slow: list[tuple[str, float]] = field(default_factory=list)
 
@@ -95,6 +123,29 @@ class FakeGraph:
         self.roles[object_id] = list(roles or [])
         self.methods[object_id] = list(methods or ["password"])
 
+    def add_group(
+        self,
+        object_id: str,
+        name: str,
+        *,
+        kind: str = "security",
+        role_assignable: bool = False,
+        synced: bool = False,
+        members: list[str] | None = None,
+    ) -> None:
+        mail = None
+        if _GROUP_KINDS[kind]["mailEnabled"]:
+            mail = name.lower().replace(" ", "") + "@contoso.example"
+        self.groups[object_id] = {
+            "id": object_id,
+            "displayName": name,
+            "mail": mail,
+            "isAssignableToRole": role_assignable,
+            "onPremisesSyncEnabled": True if synced else None,
+            **_GROUP_KINDS[kind],
+        }
+        self.members[object_id] = set(members or [])
+
     def fail_next(
         self,
         status: int,
@@ -105,10 +156,20 @@ class FakeGraph:
         headers: dict[str, str] | None = None,
         code: str = "InjectedFault",
         raw_body: str | None = None,
+        message: str = "injected",
     ) -> None:
         """Answer the next matching requests with ``status`` (or ``raw_body``)."""
         self._faults.append(
-            _Fault(status, path_contains, method, times, headers or {}, code, raw_body)
+            _Fault(
+                status,
+                path_contains,
+                method,
+                times,
+                headers or {},
+                code,
+                raw_body,
+                message,
+            )
         )
 
     def slow_next(self, seconds: float, *, path_contains: str = "") -> None:
@@ -143,12 +204,21 @@ class FakeGraph:
                 fault.times -= 1
                 if fault.raw_body is not None:
                     return self._answer(fault.status, text=fault.raw_body)
-                return self._error(fault.status, fault.code, "injected", fault.headers)
+                return self._error(
+                    fault.status, fault.code, fault.message, fault.headers
+                )
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._error(401, "InvalidAuthenticationToken", "token is missing")
 
         if request.path == "/v1.0/users" and request.method == "GET":
             return self._search(request.query.get("$filter", ""))
+        if request.path == "/v1.0/groups" and request.method == "GET":
+            return self._group_search(request.query.get("$filter", ""))
+        group_match = _GROUP.match(request.path)
+        if group_match is not None:
+            return self._group_route(
+                request.method, group_match.group(1), group_match.group(2) or "", body
+            )
         match = _USER.match(request.path)
         if match is None:
             return self._error(400, "BadRequest", "unsupported path")
@@ -159,12 +229,25 @@ class FakeGraph:
                 "Request_ResourceNotFound",
                 f"Resource '{match.group(1)}' does not exist",
             )
-        return self._user_route(request.method, user, match.group(2) or "", body)
+        return self._user_route(
+            request.method, user, match.group(2) or "", body, request.query
+        )
 
     def _user_route(
-        self, method: str, user: dict[str, Any], rest: str, body: Any
+        self,
+        method: str,
+        user: dict[str, Any],
+        rest: str,
+        body: Any,
+        query: Any = None,
     ) -> web.Response:
         oid = user["id"]
+        if rest == "/checkMemberGroups" and method == "POST":
+            wanted = body.get("groupIds", [])
+            value = [g for g in wanted if oid in self.members.get(g, set())]
+            return self._answer(200, {"value": value})
+        if rest in ("/memberOf/microsoft.graph.group", "/memberOf/graph.group"):
+            return self._member_of(oid, rest, query or {})
         writes = method in ("POST", "PATCH", "DELETE")
         if writes and user["userPrincipalName"] in self.deny_upns:
             return self._error(
@@ -242,6 +325,87 @@ class FakeGraph:
             self.revoked.append(oid)
             return self._answer(200, {"value": True})
         return self._error(400, "BadRequest", f"unsupported: {method} {rest}")
+
+    def _group_route(
+        self, method: str, group_id: str, rest: str, body: Any
+    ) -> web.Response:
+        group = self.groups.get(group_id)
+        if group is None:
+            return self._error(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{group_id}' does not exist or one of its queried "
+                "reference-property objects are not present.",
+            )
+        if rest == "" and method == "GET":
+            return self._answer(200, group)
+        if rest == "/members/$ref" and method == "POST":
+            user_id = str(body.get("@odata.id", "")).rsplit("/", 1)[-1]
+            return self._add_member(group, user_id)
+        if (
+            rest.startswith("/members/")
+            and rest.endswith("/$ref")
+            and method == "DELETE"
+        ):
+            user_id = rest.removeprefix("/members/").removesuffix("/$ref")
+            if user_id not in self.members[group_id]:
+                return self._error(
+                    404,
+                    "Request_ResourceNotFound",
+                    f"Resource '{user_id}' does not exist or one of its queried "
+                    "reference-property objects are not present.",
+                )
+            self.members[group_id].discard(user_id)
+            return self._answer(204)
+        return self._error(400, "BadRequest", f"unsupported: {method} {rest}")
+
+    def _add_member(self, group: dict[str, Any], user_id: str) -> web.Response:
+        if user_id not in self.users:
+            return self._error(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{user_id}' does not exist or one of its queried "
+                "reference-property objects are not present.",
+            )
+        if group["mailEnabled"] and "Unified" not in group["groupTypes"]:
+            return self._error(
+                400,
+                "Request_BadRequest",
+                "Cannot Update a mail-enabled security groups and or "
+                "distribution list.",
+            )
+        if user_id in self.members[group["id"]]:
+            return self._error(
+                400,
+                "Request_BadRequest",
+                "One or more added object references already exist for the "
+                "following modified properties: 'members'.",
+            )
+        self.members[group["id"]].add(user_id)
+        return self._answer(204)
+
+    def _member_of(self, user_id: str, rest: str, query: Any) -> web.Response:
+        found = [g for gid, g in self.groups.items() if user_id in self.members[gid]]
+        if self.page_size is None:
+            return self._answer(200, {"value": found})
+        start = int(query.get("$skiptoken", "0"))
+        page: dict[str, Any] = {"value": found[start : start + self.page_size]}
+        if start + self.page_size < len(found):
+            page["@odata.nextLink"] = (
+                f"{self.base_url}/users/{user_id}{rest}"
+                f"?$skiptoken={start + self.page_size}"
+            )
+        return self._answer(200, page)
+
+    def _group_search(self, expression: str) -> web.Response:
+        match = _DISPLAY_NAME_EQ.match(expression)
+        if match is None:
+            return self._error(400, "BadRequest", f"unsupported filter {expression}")
+        name = match.group(1).replace("''", "'")
+        found = [
+            g for g in self.groups.values() if g["displayName"].lower() == name.lower()
+        ]
+        return self._answer(200, {"value": found})
 
     def _find(self, key: str) -> dict[str, Any] | None:
         if key in self.users:

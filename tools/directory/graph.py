@@ -2,8 +2,14 @@
 
 Reads people, managers, directory roles and registered sign-in methods; creates
 Temporary Access Passes, sets temporary passwords through ``passwordProfile``,
-and revokes sessions. Every SDK error is translated once, here, into the
-product's errors, with Graph's request id kept on the exception.
+and revokes sessions; reads groups and adds and removes their members. Every
+SDK error is translated once, here, into the product's errors, with Graph's
+request id kept on the exception.
+
+Application permissions: User.Read.All, UserAuthenticationMethod.ReadWrite.All,
+User-PasswordProfile.ReadWrite.All (or User.ReadWrite.All) for recovery, and
+GroupMember.ReadWrite.All for membership (it also reads groups and
+``checkMemberGroups``).
 
 Roles: a user's directory roles come from ``transitiveMemberOf`` (``directoryRole``
 display names), so a role held through a role-assignable group counts too. A role named in ``HELPDESK_HELPDESK_ROLE_NAMES`` grants the
@@ -16,6 +22,16 @@ Warning:
     stronger role; the product refuses them earlier, in code, either way.
     A role that is only *eligible* through Privileged Identity Management is
     not a membership, so it is not seen until activated.
+
+Warning:
+    Graph group membership changes cloud security groups and Microsoft 365
+    groups only. Distribution lists and mail-enabled security groups are
+    Exchange's (Graph answers 400), groups synced from on-premises AD are
+    changed there, and role-assignable groups need RoleManagement.ReadWrite.Directory,
+    which this app does not ask for. :meth:`GraphDirectory.aadd_member` refuses
+    them with PermissionDenied before sending anything, so the request goes to
+    a person. Exchange shared mailbox permissions are not group membership at
+    all: the catalogue fulfils those through a queue.
 """
 
 from __future__ import annotations
@@ -26,7 +42,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from azure.core.exceptions import AzureError
@@ -37,16 +53,34 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
 )
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.groups.groups_request_builder import GroupsRequestBuilder
+from msgraph.generated.groups.item.group_item_request_builder import (
+    GroupItemRequestBuilder,
+)
+from msgraph.generated.models.group import Group
 from msgraph.generated.models.password_profile import PasswordProfile
+from msgraph.generated.models.reference_create import ReferenceCreate
 from msgraph.generated.models.temporary_access_pass_authentication_method import (
     TemporaryAccessPassAuthenticationMethod,
 )
 from msgraph.generated.models.user import User
+from msgraph.generated.users.item.check_member_groups.check_member_groups_post_request_body import (
+    CheckMemberGroupsPostRequestBody,
+)
+from msgraph.generated.users.item.member_of.graph_group.graph_group_request_builder import (
+    GraphGroupRequestBuilder,
+)
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph.graph_request_adapter import options as graph_default_options
 from msgraph_core import GraphClientFactory
 
-from tools.directory.base import HELPDESK_ROLE, DirectoryUser, TemporaryAccessPass
+from tools.directory.base import (
+    HELPDESK_ROLE,
+    DirectoryGroup,
+    DirectoryUser,
+    GroupKind,
+    TemporaryAccessPass,
+)
 from tools.directory.credentials import new_temporary_password
 from tools.errors import (
     BackendUnavailable,
@@ -88,13 +122,33 @@ _METHOD_WORDS = {
     "#microsoft.graph.softwareOathAuthenticationMethod": "authenticator app code",
     "#microsoft.graph.platformCredentialAuthenticationMethod": "platform credential",
 }
-_USERS_SEGMENT = re.compile(r"(/users/)[^/?]+")
+_GROUP_FIELDS = [
+    "id",
+    "displayName",
+    "mail",
+    "mailEnabled",
+    "securityEnabled",
+    "groupTypes",
+    "isAssignableToRole",
+    "onPremisesSyncEnabled",
+]
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_MAX_GROUP_PAGES = 20
+_PERSON_SEGMENT = re.compile(r"(/users/|/members/)(?!\$ref)[^/?]+")
 _started: contextvars.ContextVar[float] = contextvars.ContextVar("graph_started")
 
 _FORBIDDEN = "I can't change this account: it needs a person from IT support."
 _NOT_FOUND = "I could not find that account in the directory."
 _BUSY = "The directory is busy right now. Please try again in a few minutes."
 _DOWN = "The directory is not answering right now. Please try again in a few minutes."
+_GROUP_NOT_FOUND = (
+    "I could not find that group in the directory. Please tell IT support, "
+    "so they can fix the catalogue."
+)
+_GROUP_BY_HAND = (
+    "This group can't be changed automatically; a person from IT support has "
+    "to do it. I can open a request for you."
+)
 
 
 class GraphDirectory:
@@ -135,6 +189,7 @@ class GraphDirectory:
             AzureIdentityAuthenticationProvider(credential), client=http
         )
         adapter.base_url = base_url.rstrip("/")
+        self._base_url = base_url.rstrip("/")
         self._client = GraphServiceClient(request_adapter=adapter)
         self._timeout_s = timeout_s
 
@@ -218,6 +273,148 @@ class GraphDirectory:
         except NotFound:
             return None  # Graph answers 404 when no manager is set
         return manager.id if manager else None
+
+    # -- groups ------------------------------------------------------------------
+
+    async def aget_group(self, key: str) -> DirectoryGroup:
+        """A group by object id (a GUID) or display name.
+
+        Raises:
+            NotFound: no such group.
+            ConfigError: two groups share the display name (use the object id).
+            PermissionDenied, BackendUnavailable.
+        """
+        if _GUID.match(key.strip()):
+            return _to_group(await self._group_by_id(key.strip()))
+        name = key.strip().replace("'", "''")
+        query = GroupsRequestBuilder.GroupsRequestBuilderGetQueryParameters(
+            filter=f"displayName eq '{name}'", select=_GROUP_FIELDS, top=2
+        )
+        page = await self._call(
+            "find group",
+            lambda: self._client.groups.get(
+                RequestConfiguration(query_parameters=query)
+            ),
+            subject="group",
+        )
+        found = [g for g in (page.value if page else None) or [] if g.id]
+        if not found:
+            raise NotFound(f"graph: no group {key!r}", user_message=_GROUP_NOT_FOUND)
+        if len(found) > 1:
+            raise ConfigError(
+                f"graph: more than one group is named {key!r}; name it by object id "
+                "in the catalogue"
+            )
+        return _to_group(found[0])
+
+    async def ais_member(self, group_id: str, user_id: str) -> bool:
+        """``checkMemberGroups``: transitive, so membership through a nested
+        group counts (it grants the same access)."""
+        body = CheckMemberGroupsPostRequestBody(group_ids=[group_id])
+        answer = await self._call(
+            "check membership",
+            lambda: self._client.users.by_user_id(user_id).check_member_groups.post(
+                body
+            ),
+        )
+        return group_id in ((answer.value if answer else None) or [])
+
+    async def alist_member_groups(self, user_id: str) -> list[DirectoryGroup]:
+        """The user's direct groups (``memberOf/microsoft.graph.group``), all pages."""
+        builder = self._client.users.by_user_id(user_id).member_of.graph_group
+        query = GraphGroupRequestBuilder.GraphGroupRequestBuilderGetQueryParameters(
+            select=_GROUP_FIELDS, top=100
+        )
+        config = RequestConfiguration(query_parameters=query)
+        groups: list[DirectoryGroup] = []
+        for _ in range(_MAX_GROUP_PAGES):
+            page = await self._call("list member groups", lambda: builder.get(config))  # noqa: B023
+            groups += [
+                _to_group(g) for g in (page.value if page else None) or [] if g.id
+            ]
+            next_link = page.odata_next_link if page else None
+            if not next_link:
+                return groups
+            builder = builder.with_url(next_link)
+            config = RequestConfiguration()
+        logger.warning("graph: stopped listing groups after %d pages", _MAX_GROUP_PAGES)
+        return groups
+
+    async def aadd_member(self, group_id: str, user_id: str) -> bool:
+        """POST ``members/$ref``; Graph's "already exist" answer counts as done.
+
+        Reads the group first, so that a group Graph cannot change is refused
+        before anything is sent, and a missing group is told apart from a
+        missing user.
+
+        Returns:
+            True when the user was added, False when already a member.
+
+        Raises:
+            PermissionDenied: a distribution list, mail-enabled, synced or
+                role-assignable group, or Graph refused (403).
+            NotFound, BackendUnavailable, ConfigError.
+        """
+        group = await self._writable_group(group_id)
+        reference = ReferenceCreate(
+            odata_id=f"{self._base_url}/directoryObjects/{user_id}"
+        )
+        members = self._client.groups.by_group_id(group.object_id).members
+        try:
+            await self._call(
+                "add group member", lambda: members.ref.post(reference), subject="group"
+            )
+        except _AlreadyMember:
+            return False
+        return True
+
+    async def aremove_member(self, group_id: str, user_id: str) -> bool:
+        """DELETE ``members/{user}/$ref``; Graph's 404 there means "not a member".
+
+        Returns:
+            True when the user was removed, False when not a member.
+
+        Raises:
+            NotFound: no such group.
+            PermissionDenied, BackendUnavailable, ConfigError.
+        """
+        group = await self._writable_group(group_id)
+        member = self._client.groups.by_group_id(
+            group.object_id
+        ).members.by_directory_object_id(user_id)
+        try:
+            await self._call("remove group member", member.ref.delete, subject="group")
+        except NotFound:
+            return False
+        return True
+
+    async def _group_by_id(self, object_id: str) -> Group:
+        config = RequestConfiguration(
+            query_parameters=GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(
+                select=_GROUP_FIELDS
+            )
+        )
+        item = self._client.groups.by_group_id(object_id)
+        group = await self._call(
+            "get group",
+            lambda: item.get(config),
+            subject="group",
+        )
+        if group is None or not group.id:
+            raise NotFound(
+                f"graph: no group {object_id!r}", user_message=_GROUP_NOT_FOUND
+            )
+        return group
+
+    async def _writable_group(self, key: str) -> DirectoryGroup:
+        group = await self.aget_group(key)
+        if not group.membership_writable:
+            raise PermissionDenied(
+                f"graph: members of {group.display_name!r} ({group.object_id}, "
+                f"{_group_limits(group)}) cannot be changed through Graph",
+                user_message=_GROUP_BY_HAND,
+            )
+        return group
 
     # -- recovery ----------------------------------------------------------------
 
@@ -309,13 +506,22 @@ class GraphDirectory:
 
     # -- the boundary ------------------------------------------------------------
 
-    async def _call(self, operation: str, send: Callable[[], Awaitable[T]]) -> T:
-        """Run one SDK call and translate whatever it raises, once."""
+    async def _call(
+        self,
+        operation: str,
+        send: Callable[[], Awaitable[T]],
+        *,
+        subject: Literal["account", "group"] = "account",
+    ) -> T:
+        """Run one SDK call and translate whatever it raises, once.
+
+        ``subject`` picks the employee's words for a 403 or 404.
+        """
         started = time.perf_counter()
         try:
             return await send()
         except APIError as exc:
-            raise _translate(operation, exc) from exc
+            raise _translate(operation, exc, subject=subject) from exc
         except httpx.TimeoutException as exc:
             logger.warning(
                 "graph %s timed out after %.0f ms (limit %.0f s)",
@@ -348,7 +554,16 @@ class _ExistingPass(ToolError):
     """Graph refused a new pass because the user has one (handled inside)."""
 
 
-def _translate(operation: str, exc: APIError) -> HelpdeskError:
+class _AlreadyMember(ToolError):
+    """Graph refused an added member because it is one already (handled inside)."""
+
+
+def _translate(
+    operation: str,
+    exc: APIError,
+    *,
+    subject: Literal["account", "group"] = "account",
+) -> HelpdeskError:
     status = exc.response_status_code or 0
     headers = exc.response_headers or {}
     error = getattr(exc, "error", None)
@@ -360,10 +575,21 @@ def _translate(operation: str, exc: APIError) -> HelpdeskError:
 
     translated: HelpdeskError
     lowered = f"{code} {message}".lower()
+    group = subject == "group"
     if status == 404:
-        translated = NotFound(described, user_message=_NOT_FOUND)
+        translated = NotFound(
+            described, user_message=_GROUP_NOT_FOUND if group else _NOT_FOUND
+        )
+    elif status == 400 and "references already exist" in lowered:
+        translated = _AlreadyMember(described)
+    elif status == 400 and (
+        "mail-enabled" in lowered or "distribution list" in lowered
+    ):
+        translated = PermissionDenied(described, user_message=_GROUP_BY_HAND)
     elif status == 403 or (status == 400 and "policy" in lowered):
-        translated = PermissionDenied(described, user_message=_FORBIDDEN)
+        translated = PermissionDenied(
+            described, user_message=_GROUP_BY_HAND if group else _FORBIDDEN
+        )
     elif (
         status in (400, 409)
         and "temporary access pass" in lowered
@@ -439,6 +665,38 @@ def _to_user(
     )
 
 
+def _to_group(group: Group) -> DirectoryGroup:
+    return DirectoryGroup(
+        object_id=group.id or "",
+        display_name=group.display_name or "",
+        mail=group.mail,
+        kind=_group_kind(group),
+        role_assignable=bool(group.is_assignable_to_role),
+        synced=bool(group.on_premises_sync_enabled),
+    )
+
+
+def _group_kind(group: Group) -> GroupKind:
+    # Graph's own rule: "Unified" in groupTypes is a Microsoft 365 group; else
+    # mailEnabled and securityEnabled decide.
+    if "Unified" in (group.group_types or []):
+        return "microsoft365"
+    if group.mail_enabled:
+        return "mail_enabled_security" if group.security_enabled else "distribution"
+    return "security"
+
+
+def _group_limits(group: DirectoryGroup) -> str:
+    reasons = []
+    if group.kind not in ("security", "microsoft365"):
+        reasons.append(group.kind.replace("_", " "))
+    if group.synced:
+        reasons.append("synced from on-premises AD")
+    if group.role_assignable:
+        reasons.append("role-assignable")
+    return ", ".join(reasons)
+
+
 def _method_words(method: Any) -> str:
     words = _METHOD_WORDS.get(method.odata_type or "", "other sign-in method")
     number = getattr(method, "phone_number", None)
@@ -459,7 +717,7 @@ async def _on_response(response: httpx.Response) -> None:
     logger.info(
         "graph %s %s -> %s in %.0f ms (request id %s)",
         request.method,
-        _USERS_SEGMENT.sub(r"\1{id}", request.url.path),
+        _PERSON_SEGMENT.sub(r"\1{id}", request.url.path),
         response.status_code,
         elapsed,
         response.headers.get("request-id", "-"),
