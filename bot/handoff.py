@@ -155,9 +155,11 @@ class HandoffDesk:
         )
         if live.status == "active":
             await self._relay_quietly(live.handoff_id)
-        elif stored and await store.count_messages(
-            self.engine, live.handoff_id, "to_agent"
-        ) == 1:
+        elif (
+            stored
+            and await store.count_messages(self.engine, live.handoff_id, "to_agent")
+            == 1
+        ):
             await outbox.send(_say(WAITING_NOTED))
         return True
 

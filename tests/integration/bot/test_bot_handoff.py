@@ -540,8 +540,7 @@ async def test_a_frustrated_employee_is_handed_to_a_person() -> None:
         assert live is not None and live.reason == "frustrated"
         assert [c for c in said if c.conversation_id == CHANNEL], "a card is posted"
         assert any(
-            "asked the IT support team" in t
-            for t in _texts(said, chat.conversation_id)
+            "asked the IT support team" in t for t in _texts(said, chat.conversation_id)
         )
 
 
