@@ -72,6 +72,8 @@ EventKind = Literal[
     "closed",
     "reopened",
     "state_changed",
+    "asset_approval",  # an approver is asked to decide an asset request
+    "asset_news",  # what became of an employee's asset request
 ]
 
 
@@ -117,6 +119,7 @@ class TicketDraft:
         tried: what the copilot already did (articles shown, tool results).
         links: (label, URL) pairs back to Teams.
         conversation_id: the Teams conversation, to tell the employee later.
+        assignment_group: the team that works it, by name.
     """
 
     idempotency_key: str
@@ -131,6 +134,8 @@ class TicketDraft:
     tried: list[str] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
     conversation_id: str | None = None
+    assignment_group: str | None = None
+    """The team that works it (a fulfilment queue); the system's default when None."""
 
     @property
     def priority(self) -> int:

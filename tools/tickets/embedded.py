@@ -533,7 +533,8 @@ class EmbeddedTickets:
             "impact": draft.impact,
             "priority": priority,
             "service": _one_line(clean_for_ticket(draft.service or ""), 200) or None,
-            "assignment_group": self._default_group,
+            "assignment_group": _one_line(draft.assignment_group or "", 128)
+            or self._default_group,
             "assigned_to": None,
             "transcript": clean_for_ticket(draft.transcript),
             "tried": json.dumps([clean_for_ticket(item) for item in draft.tried]),

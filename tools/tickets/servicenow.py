@@ -671,7 +671,7 @@ class ServiceNowTickets:
         }
         if caller:
             body["caller_id"] = caller
-        wanted = self._settings.servicenow_assignment_group
+        wanted = draft.assignment_group or self._settings.servicenow_assignment_group
         if wanted:
             group = await self._lookup("sys_user_group", wanted)
             if group:
@@ -1402,6 +1402,7 @@ def _draft_json(draft: TicketDraft) -> dict[str, Any]:
         "tried": list(draft.tried),
         "links": [list(link) for link in draft.links],
         "conversation_id": draft.conversation_id,
+        "assignment_group": draft.assignment_group,
     }
 
 
@@ -1419,6 +1420,7 @@ def _draft_from_json(data: dict[str, Any]) -> TicketDraft:
         tried=list(data.get("tried", [])),
         links=[(str(a), str(b)) for a, b in data.get("links", [])],
         conversation_id=data.get("conversation_id"),
+        assignment_group=data.get("assignment_group"),
     )
 
 
