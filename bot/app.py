@@ -27,6 +27,7 @@ from bot.jobs import BackgroundJobs, Job
 from bot.notify import Notifier
 from bot.service_url import check_local_service_url
 from bot.tasks import TaskOwner
+from tools.assets.workflow import run_reminders
 from tools.db import ping
 from tools.errors import InvalidInput
 from tools.services import Services, open_services
@@ -106,6 +107,7 @@ def create_app(
                 directory=services.directory,
                 offers=services.registry.enabled_summaries,
                 tickets=getattr(services, "tickets", None),
+                services=services if isinstance(services, Services) else None,
             )
             host = BotHost(settings, handler, credentials_factory=credentials_factory)
             handoffs = HandoffDesk(
@@ -151,12 +153,16 @@ def create_app(
 
 
 def background_jobs(services: Services, notifier: Notifier) -> list[Job]:
-    """The loop's steps: the ticket system's outbox when it has one, then news."""
+    """The loop's steps: the ticket system's outbox when it has one, asset
+    approval reminders when there is a catalogue, then news."""
     jobs = []
     tickets = getattr(services, "tickets", None)
     outbox = getattr(tickets, "arun_due", None)
     if callable(outbox):
         jobs.append(Job("ticket-outbox", outbox))
+    if getattr(services, "catalog", None) is not None:
+        # Before the news: a reminder recorded here is sent in the same pass.
+        jobs.append(Job("asset-reminders", lambda: run_reminders(services)))
     jobs.append(Job("ticket-news", notifier.run_once))
     return jobs
 

@@ -24,18 +24,20 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent.runner import Copilot, TurnReply, thread_id_for
-from bot import cards, handoff_cards, replies, ticket_news
+from bot import asset_cards, cards, handoff_cards, replies, ticket_news
 from bot.attachments import DownloadFailed, DownloadRules, download_files
 from bot.handoff import HandoffDesk
 from bot.inbound import Inbound
 from bot.mentions import clean_text, has_words
 from bot.serial import ConversationGate
 from tools.approvals import ApprovalRequest, get_approval, pending_for_thread
+from tools.assets import workflow as asset_workflow
 from tools.db import claim_activity, save_reference
 from tools.directory.base import Directory
 from tools.errors import HelpdeskError, NotFound
 from tools.identity import Requester
 from tools.secrets import OneTimeSecret
+from tools.services import Services
 from tools.settings import Settings
 from tools.tickets.base import TicketSystem
 from tools.tickets.events import get_event
@@ -116,6 +118,9 @@ class TurnHandler:
     """Runs one turn at a time per conversation (see :mod:`bot.serial`)."""
     handoffs: HandoffDesk | None = None
     """Live hand-off to a person (see :mod:`bot.handoff`); None runs without."""
+    services: Services | None = None
+    """The back ends, for approvers' clicks on asset requests (see
+    :mod:`tools.assets.workflow`); None runs without."""
 
     async def handle(self, inbound: Inbound, outbox: Outbox) -> InvokeResult | None:
         """Route one activity; returns the invoke answer for invoke activities.
@@ -174,6 +179,10 @@ class TurnHandler:
         ticket_reply = ticket_news.read_ticket_reply(inbound.value)
         if ticket_reply is not None:
             await self.on_ticket_reply(ticket_reply, inbound, outbox)
+            return
+        asset_click = asset_cards.read_asset_click(inbound.value)
+        if asset_click is not None:
+            await self.on_asset_click(asset_click, inbound, outbox)
             return
         ticket_choice = ticket_news.read_ticket_choice(inbound.value)
         if ticket_choice is not None:
@@ -377,6 +386,41 @@ class TurnHandler:
                 )
             except Exception as exc:  # a redraw is cosmetic
                 logger.warning("could not redraw ticket news: %s", type(exc).__name__)
+
+    async def on_asset_click(
+        self, click: asset_cards.AssetClick, inbound: Inbound, outbox: Outbox
+    ) -> None:
+        """Approve or Reject on an asset request card: decided once, by the
+        approver asked only; never through the model."""
+        if self.services is None or self.services.catalog is None:
+            await outbox.send(replies.text_activity(replies.card_unusable()))
+            return
+        requester = await self._requester(inbound)
+        line = await asset_workflow.on_decision(
+            self.services,
+            click.approval_seq,
+            by=requester.object_id,
+            approved=click.approved,
+            comment=click.comment,
+        )
+        logger.info(
+            "asset decision on approval %d in %s",
+            click.approval_seq,
+            inbound.conversation_id,
+        )
+        await outbox.send(replies.text_activity(line))
+        if inbound.reply_to_id and line.startswith(("Approved", "Rejected")):
+            try:
+                event = (
+                    await get_event(self.engine, click.event_id)
+                    if click.event_id
+                    else None
+                )
+                await outbox.update(
+                    inbound.reply_to_id, asset_cards.decided_activity(event, line)
+                )
+            except Exception as exc:  # a redraw is cosmetic
+                logger.warning("could not redraw an asset card: %s", type(exc).__name__)
 
     async def on_ticket_reply(
         self, reply: ticket_news.TicketReply, inbound: Inbound, outbox: Outbox
@@ -638,4 +682,3 @@ def _overheard(inbound: Inbound) -> bool:
     if inbound.conversation_type != "channel" or inbound.value is not None:
         return False
     return not any(m.id == inbound.bot_id for m in inbound.mentions)
-

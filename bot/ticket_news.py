@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bot import asset_cards
 from bot.cards import card_activity, reader_time, text_block
 from tools.errors import BackendUnavailable, HelpdeskError, NotFound
 from tools.identity import Requester
@@ -116,6 +117,10 @@ def news_activity(event: TicketEvent) -> dict[str, Any]:
         A message activity with one Adaptive Card; a ``resolved`` event
         carries "Yes, close it" / "No, reopen it" buttons.
     """
+    if event.kind == "asset_approval":
+        return asset_cards.approval_activity(event)
+    if event.kind == "asset_news":
+        return asset_cards.news_activity(event)
     label = _label(event)
     body = _news_body(event)
     actions: list[dict[str, Any]] = []

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from tools.assets.tools import (
+    cancel_request,
+    find_catalog_items,
+    list_my_requests,
+    request_item,
+    return_access,
+)
 from tools.handoff.tool import handoff_to_person
 from tools.knowledge.tool import search_knowledge
 from tools.recovery import (
@@ -33,4 +40,9 @@ BUILTIN_TOOLS: dict[str, ToolImpl] = {
     "comment_on_ticket": comment_on_ticket,
     "update_ticket": update_ticket,
     "handoff_to_person": handoff_to_person,
+    "find_catalog_items": find_catalog_items,
+    "request_item": request_item,
+    "list_my_requests": list_my_requests,
+    "cancel_request": cancel_request,
+    "return_access": return_access,
 }

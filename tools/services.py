@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tools.assets.catalog import Catalog
 from tools.directory.base import Directory
 from tools.errors import ConfigError
 from tools.knowledge.base import KnowledgeBackend
@@ -39,6 +40,8 @@ class Services:
     secrets: SecretDrop = field(default_factory=SecretDrop)
     tickets: TicketSystem | None = None
     """The service desk; None only in tests that build services by hand."""
+    catalog: Catalog | None = None
+    """The asset catalogue (``manifests/catalog.yaml``); None when there is none."""
 
 
 @asynccontextmanager
@@ -65,6 +68,7 @@ async def open_services(
     from tools.tickets import open_tickets
 
     tools_dir = tool_manifests_dir(settings)
+    catalog = load_asset_catalog(settings)
     await asyncio.to_thread(settings.prepare_data_dir)
     engine = create_engine(settings)
     try:
@@ -85,6 +89,7 @@ async def open_services(
                     ToolRegistry(None),
                     directory,
                     tickets=tickets,
+                    catalog=catalog,
                 )
                 services.registry.services = services
                 services.registry.load_dir(tools_dir, BUILTIN_TOOLS)
@@ -113,3 +118,23 @@ def tool_manifests_dir(settings: Settings) -> Path:
         f"HELPDESK_MANIFESTS_DIR: {problem}; set it to the folder that holds "
         "tools/ and teams/ (the project's manifests folder), or unset it"
     )
+
+
+def load_asset_catalog(settings: Settings) -> Catalog | None:
+    """The asset catalogue, ``HELPDESK_MANIFESTS_DIR/catalog.yaml``, if there is one.
+
+    Raises:
+        ConfigError: the file is there but invalid; the message names the
+            item and the field.
+    """
+    from tools.assets.catalog import load_catalog
+    from tools.errors import InvalidInput
+
+    path = settings.manifests_dir / "catalog.yaml"
+    if not path.is_file():
+        logger.info("no asset catalogue at %s: asset requests are off", path)
+        return None
+    try:
+        return load_catalog(path)
+    except InvalidInput as exc:
+        raise ConfigError(f"{path}: the asset catalogue is invalid:\n{exc}") from exc

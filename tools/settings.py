@@ -225,6 +225,9 @@ class Settings(BaseSettings):
     """``teams``: agents take hand-offs in a Teams channel and the bot relays;
     ``hub``: the bot emits Bot Framework's ``handoff.initiate`` event with the
     transcript for an external agent hub (a contact centre) and stays quiet."""
+    asset_remind_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    """An approver who has not decided an asset request within this is
+    reminded; after as long again the request goes to their manager too."""
     handoff_pickup_minutes: int = Field(default=10, ge=1, le=1440)
     """A hand-off nobody takes within this is withdrawn and a ticket offered."""
     handoff_hours: str = "mon-fri 08:00-18:00"

@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import tools.approvals
+import tools.assets.tables
 import tools.audit
 import tools.directory.tables
 import tools.handoff.tables
