@@ -36,8 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent.runner import Copilot
 from bot import cards, handoff_cards, replies
+from bot.attachments import DownloadRules
 from bot.handoff_cards import HandoffClick
 from bot.inbound import Inbound
+from bot.relay_files import relayable
 from bot.serial import ConversationGate
 from tools.db import get_reference
 from tools.directory.base import HELPDESK_ROLE
@@ -149,8 +151,7 @@ class HandoffDesk:
             direction="to_agent",
             author_id=inbound.user_id,
             author_name=inbound.user_name or live.employee_name,
-            text=text,
-            attachments=_attachments(inbound),
+            **await self._words_and_files(inbound, text, outbox),
             source_key=inbound.dedupe_key,
         )
         if live.status == "active":
@@ -290,8 +291,7 @@ class HandoffDesk:
                 direction="to_employee",
                 author_id=inbound.user_id,
                 author_name=inbound.user_name or handoff.agent_name or "IT support",
-                text=text,
-                attachments=_attachments(inbound),
+                **await self._words_and_files(inbound, text, outbox),
                 source_key=inbound.dedupe_key,
             )
             await self._relay_quietly(handoff.handoff_id)
@@ -342,6 +342,25 @@ class HandoffDesk:
                 requester_of,
                 card_id=inbound.reply_to_id,
             )
+
+    async def _words_and_files(
+        self, inbound: Inbound, text: str, outbox: Outbox
+    ) -> dict[str, Any]:
+        """A relay message's text and attachments: pictures fetched and passed
+        on inline, other files as links (see :mod:`bot.relay_files`)."""
+        if not inbound.files:
+            return {"text": text, "attachments": []}
+        rules = DownloadRules(
+            local_mode=self.settings.local_mode,
+            service_url=inbound.reference.get("serviceUrl"),
+        )
+        attachments, notes = await relayable(
+            inbound.files, rules, token=getattr(outbox, "connector_token", None)
+        )
+        return {
+            "text": " ".join([text, *notes]).strip(),
+            "attachments": attachments,
+        }
 
     async def _in_desk_channel(self, inbound: Inbound) -> bool:
         """Whether a channel message was written in the tenant's agents' channel."""
@@ -702,13 +721,6 @@ def _from_its_channel(handoff: Handoff, inbound: Inbound) -> bool:
     return handoff.channel_id is None or handoff.channel_id == channel_of(
         inbound.conversation_id
     )
-
-
-def _attachments(inbound: Inbound) -> list[dict[str, str]]:
-    return [
-        {"contentType": f.content_type, "contentUrl": f.url, "name": f.name}
-        for f in inbound.files
-    ]
 
 
 async def _cosmetic(work: Awaitable[None]) -> None:

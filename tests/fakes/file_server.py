@@ -11,6 +11,8 @@ its ``Authorization`` header.
 
 from __future__ import annotations
 
+import functools
+import io
 import socket
 import struct
 import zlib
@@ -44,6 +46,28 @@ def tiny_png(width: int = 4, height: int = 3) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
+@functools.lru_cache(maxsize=2)
+def photo_png(width: int = 1400, height: int = 1000) -> bytes:
+    """A screenshot-sized PNG of about a megabyte: too big to pass on inline
+    as it is, a few hundred kilobytes once shrunk."""
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(7)
+    image = Image.new("RGB", (width, height))
+    image.putdata(
+        [
+            (x * 255 // width, y * 255 // height, rng.randrange(0, 64))
+            for y in range(height)
+            for x in range(width)
+        ]
+    )
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 PNG = tiny_png()
@@ -81,6 +105,10 @@ def _app(server: FileServer) -> web.Application:
     async def png(request: web.Request) -> web.Response:
         await record(request)
         return web.Response(body=PNG, content_type="image/png")
+
+    async def photo(request: web.Request) -> web.Response:
+        await record(request)
+        return web.Response(body=photo_png(), content_type="image/png")
 
     async def pdf(request: web.Request) -> web.Response:
         await record(request)
@@ -159,6 +187,7 @@ def _app(server: FileServer) -> web.Application:
     app.router.add_get("/screenshot.png", png)
     app.router.add_get("/v3/attachments/1/views/original", needs_token)
     app.router.add_get("/report.pdf", pdf)
+    app.router.add_get("/photo.png", photo)
     app.router.add_get("/sync.log", log)
     app.router.add_get("/download/octet", octet_png)
     app.router.add_get("/huge.png", huge_announced)

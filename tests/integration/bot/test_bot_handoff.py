@@ -8,12 +8,14 @@ recording what the bot sends to the employee's chat and to the channel.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fakes.file_server import PNG, serve_files
 
 from bot import replies
 from bot.app import HANDLER_KEY, HANDOFF_JOBS_KEY, TASKS_KEY
@@ -194,19 +196,22 @@ async def test_a_handoff_is_taken_relayed_both_ways_in_order_and_handed_back(
     )
     assert _texts(again, thread) == ["Already taken by Sam Rivera."]
 
-    picture = {
-        "contentType": "image/png",
-        "contentUrl": "https://files.contoso.example/cable.png",
-        "name": "cable.png",
-    }
-    answer = await _post(
-        chat, SAM, thread, "Try another cable, please", attachments=[picture]
-    )
+    # A picture pasted in the thread: its Teams link needs the bot's token,
+    # so the employee gets the picture itself, inline.
+    async with serve_files() as files:
+        picture = {"contentType": "image/*", "contentUrl": files.url("/screenshot.png")}
+        answer = await _post(
+            chat, SAM, thread, "Try another cable, please", attachments=[picture]
+        )
     assert _texts(answer, chat.conversation_id) == [
         "**Sam Rivera (IT support):** Try another cable, please"
     ]
     [relayed] = [c for c in answer if c.conversation_id == chat.conversation_id]
-    assert relayed.activity["attachments"][0]["contentUrl"] == picture["contentUrl"]
+    [inline] = relayed.activity["attachments"]
+    assert inline["contentType"] == "image/png"
+    assert inline["contentUrl"] == "data:image/png;base64," + base64.b64encode(
+        PNG
+    ).decode("ascii")
     first = await _employee_writes(chat, "ok, trying")
     second = await _employee_writes(chat, "that fixed it")
     assert _texts(first + second, thread) == [
@@ -581,3 +586,36 @@ async def test_outside_hours_a_frustrated_employee_gets_a_ticket_and_when_agents
         assert "they are back" in text
         assert any(render(a)[1] for a in said), "a drafted ticket card"
         assert await _live(chat) is None
+
+
+async def test_a_big_screenshot_is_shrunk_to_pass_on_and_a_file_goes_as_a_link(
+    chat: ChatSession,
+) -> None:
+    await chat.say("my monitor flickers")
+    await _designate(chat)
+    handoff, card = await _open(chat)
+    thread = _thread(card)
+    take = {"action": "handoff_take", "handoff": handoff.handoff_id}
+    await _post(chat, SAM, thread, "", value=take, reply_to_id=card.activity_id)
+
+    async with serve_files() as files:
+        photo = {"contentType": "image/*", "contentUrl": files.url("/photo.png")}
+        log = {
+            "contentType": "application/vnd.microsoft.teams.file.download.info",
+            "name": "sync.log",
+            "content": {"downloadUrl": files.url("/sync.log"), "fileType": "log"},
+        }
+        sent = await _post(
+            chat, chat.user, chat.conversation_id, "", attachments=[photo, log]
+        )
+
+    [relayed] = [c for c in sent if c.conversation_id == thread]
+    assert render(relayed.activity)[0] == "**Alex Employee:** (sent a file: sync.log)"
+    log_link, shrunk = relayed.activity["attachments"]
+    assert (log_link["name"], log_link["contentUrl"]) == (
+        "sync.log",
+        files.url("/sync.log"),
+    )
+    assert shrunk["contentType"] == "image/jpeg"
+    assert shrunk["contentUrl"].startswith("data:image/jpeg;base64,")
+    assert len(shrunk["contentUrl"]) < 256_000, "fits in one Teams activity"
