@@ -66,6 +66,11 @@ def approval_activity(event: TicketEvent) -> dict[str, Any]:
         heading = f"Reminder: {heading}"
     elif event.author == "escalated":
         heading = f"{heading} (their approver has not decided)"
+    elif event.author == "fallback":
+        heading = (
+            f"{heading} (you are the fallback approver: their approver has "
+            "not used the help desk in Teams yet)"
+        )
     body: list[dict[str, Any]] = [
         text_block(heading, weight="Bolder", size="Medium"),
         text_block(f"Request {event.number}"),

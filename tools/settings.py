@@ -228,6 +228,10 @@ class Settings(BaseSettings):
     asset_remind_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     """An approver who has not decided an asset request within this is
     reminded; after as long again the request goes to their manager too."""
+    asset_fallback_approver: str | None = None
+    """UPN of a person (an IT asset manager) who also gets the approval card
+    when the approver asked has never used the bot in Teams, so has no chat
+    to receive it in; whoever decides first decides."""
     handoff_pickup_minutes: int = Field(default=10, ge=1, le=1440)
     """A hand-off nobody takes within this is withdrawn and a ticket offered."""
     handoff_hours: str = "mon-fri 08:00-18:00"

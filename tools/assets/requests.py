@@ -38,7 +38,7 @@ RequestStatus = Literal[
 ]
 OPEN: tuple[RequestStatus, ...] = ("awaiting_approval", "approved")
 """A request still on its way: a second one for the same item is a duplicate."""
-ApprovalRole = Literal["manager", "owner", "escalated"]
+ApprovalRole = Literal["manager", "owner", "escalated", "fallback"]
 STATUS_WORDS: dict[str, str] = {
     "awaiting_approval": "waiting for approval",
     "approved": "approved, being fulfilled",

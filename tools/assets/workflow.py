@@ -31,6 +31,7 @@ from tools.assets import requests as store
 from tools.assets.catalog import CatalogItem, HardwareItem
 from tools.assets.requests import AssetRequest, PendingApproval
 from tools.audit import AuditEvent, AuditOutcome, arecord
+from tools.db import get_reference
 from tools.directory.base import DirectoryUser
 from tools.errors import HelpdeskError
 from tools.services import Services
@@ -59,9 +60,16 @@ async def submit(services: Services, request: AssetRequest, item: CatalogItem) -
     if approver is None:
         return await _to_queue_for_approval(services, request, item, first_role)
     await _ask(services, request, approver, step=1, role=first_role)
+    also = await _fallback_for(services, request, approver, step=1)
     return (
         f"{request.label}: your request for {item.name} is waiting for "
-        f"{approver.display_name} to approve it. I'll tell you here when they decide."
+        f"{approver.display_name} to approve it"
+        + (
+            f" (or {also.display_name}, as they have not used me in Teams yet)"
+            if also
+            else ""
+        )
+        + ". I'll tell you here when they decide."
     )
 
 
@@ -133,6 +141,7 @@ async def on_decision(
         owner = await _approver(services, request, item, "owner")
         if owner is not None:
             await _ask(services, request, owner, step=2, role="owner")
+            await _fallback_for(services, request, owner, step=2)
             await tell_employee(
                 services,
                 request,
@@ -191,7 +200,7 @@ async def run_reminders(services: Services, *, now: datetime | None = None) -> i
             )
             sent += 1
             continue
-        if approval.role == "escalated":
+        if approval.role in ("escalated", "fallback"):
             continue
         boss = await _manager_of(services, approval.approver_id)
         if boss is None:
@@ -247,6 +256,36 @@ async def _approver(
     except HelpdeskError as exc:
         logger.warning("no %s to approve %s: %s", role, request.label, exc)
         return None
+
+
+async def _fallback_for(
+    services: Services, request: AssetRequest, approver: DirectoryUser, *, step: int
+) -> DirectoryUser | None:
+    """Ask the configured fallback approver too when ``approver`` has no chat
+    with the bot, so the card cannot reach them until they first write to it.
+
+    Returns:
+        The fallback approver when asked.
+    """
+    wanted = services.settings.asset_fallback_approver
+    if not wanted:
+        return None
+    reachable = await get_reference(
+        services.db, tenant_id=request.tenant_id, user_object_id=approver.object_id
+    )
+    if reachable is not None:
+        return None
+    try:
+        fallback = await services.directory.aget_user(wanted)
+    except HelpdeskError as exc:
+        logger.error(
+            "HELPDESK_ASSET_FALLBACK_APPROVER %s cannot be found: %s", wanted, exc
+        )
+        return None
+    if fallback.object_id in (approver.object_id, request.requester_id):
+        return None
+    await _ask(services, request, fallback, step=step, role="fallback")
+    return fallback
 
 
 async def _manager_of(services: Services, user_id: str) -> DirectoryUser | None:

@@ -326,3 +326,41 @@ async def test_a_request_and_its_approval_survive_a_bot_restart(
         assert await _is_member(alex, PROJECT_GROUP)
         [request] = await store.requests_of(alex.services.db, "local", "local-user")
         assert request.status == "fulfilled"
+
+
+async def test_an_approver_who_never_used_the_bot_gets_the_card_later_and_the_fallback_now(
+    app_database_url: str | None,
+) -> None:
+    settings = load_settings(
+        database_url=app_database_url,
+        asset_fallback_approver="riley.chen@contoso.example",
+    )
+    async with (
+        ChatSession(settings) as alex,
+        ChatSession(settings, as_user="riley-chen") as riley,
+    ):
+        await riley.say("hello")
+        asked = await alex.say("I need Microsoft Project")
+        assert "Why do you need" in render(asked[-1])[0]
+        await alex.say("to plan the Q1 product launch")
+        done = await alex.say("1")
+        assert (
+            "or Riley Chen, as they have not used me in Teams yet"
+            in render(done[-1])[0]
+        )
+        await _deliver(alex, riley)
+        assert any("fallback approver" in t for t in _texts(riley))
+
+        # Dana has never written to the bot: her card waits for her. Once she
+        # does, it arrives, and the first decision (hers) counts.
+        async with ChatSession(settings, as_user="dana-park") as dana:
+            await dana.say("hello")
+            await _deliver(alex, dana)
+            card_id, data = _approval_card(dana)
+            answer = await _click(dana, card_id, data, approve=True)
+            assert answer == ["Approved REQ1000001. Alex Employee has been told."]
+        card_id, data = _approval_card(riley)
+        assert await _click(riley, card_id, data, approve=True) == [
+            "REQ1000001 was already decided: done."
+        ]
+        assert await _is_member(alex, PROJECT_GROUP)
