@@ -11,6 +11,7 @@ does the employee confirm on a card; the approvers come after (see
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from tools.assets.catalog import (
     Catalog,
     CatalogItem,
     HardwareItem,
+    ItemMatch,
     find_items,
 )
 from tools.assets.requests import AssetRequest
@@ -39,6 +41,20 @@ _APPROVAL_WORDS = {
     "manager_and_owner": "your manager, then its owner, approve it",
 }
 _SHOWN = 5
+_SHELF = 10
+_KIND_WORDS = {
+    "software": {
+        "software",
+        "apps",
+        "app",
+        "programs",
+        "program",
+        "licences",
+        "licenses",
+    },
+    "hardware": {"hardware", "devices", "device", "equipment", "laptops", "monitors"},
+    "access": {"access", "groups", "mailboxes", "sites", "lists"},
+}
 _HELD_STATES = ("queued", "fulfilled")
 """Requests that gave (or will give) the employee the item."""
 
@@ -53,6 +69,12 @@ async def find_catalog_items(args: dict[str, Any], ctx: ToolContext) -> ToolResu
         else None
     )
     matches = find_items(catalog, query, limit=_SHOWN, kind=kind) if query else []
+    named_kind = kind or _kind_named(query)
+    if not matches and named_kind is not None:
+        # "What software can I get?" names a kind, not an item: the whole shelf.
+        matches = [
+            ItemMatch(item, 0.0) for item in catalog.items() if item.kind == named_kind
+        ][:_SHELF]
     if not matches:
         text = (
             "Nothing in the catalogue matches that. Tell me more about what you "
@@ -225,7 +247,10 @@ async def return_access(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     group = await services.directory.aget_group(group_ref.key)
     me = ctx.requester.object_id
     if not await services.directory.ais_member(group.object_id, me):
-        text = f"You don't have {item.name}, so there is nothing to give back."
+        text = (
+            f"You don't have {item.name}, so there is nothing to give back. To ask "
+            f'for it, say "request {item.name}" and why you need it.'
+        )
         return ToolResult(text, {USER_MESSAGE_KEY: text, NOTHING_DONE_KEY: True})
     if not group.membership_writable:
         raise ToolError(
@@ -321,6 +346,14 @@ async def _check(ctx: ToolContext, item: CatalogItem, user: Any) -> None:
                 "tell me what you see.",
                 escalate=False,
             )
+
+
+def _kind_named(text: str) -> str | None:
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    for kind, names in _KIND_WORDS.items():
+        if words & names:
+            return kind
+    return None
 
 
 def _catalog(ctx: ToolContext) -> Catalog:
