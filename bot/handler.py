@@ -493,6 +493,17 @@ class TurnHandler:
         )
         if not (bot_added or user_added):
             return
+        if inbound.conversation_type == "personal" and inbound.user_id:
+            # The app was installed for this person (by them, or by an admin
+            # through Graph): from now on the bot can reach them, and news
+            # parked for want of a chat (an approval card) becomes due.
+            await save_reference(
+                self.engine,
+                tenant_id=inbound.tenant_id,
+                user_object_id=inbound.user_id,
+                conversation_id=inbound.conversation_id,
+                reference=inbound.reference,
+            )
         key = f"greeted:{inbound.tenant_id}:{inbound.conversation_id}"
         if not await claim_activity(self.engine, key):
             return

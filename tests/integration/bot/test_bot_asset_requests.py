@@ -364,3 +364,31 @@ async def test_an_approver_who_never_used_the_bot_gets_the_card_later_and_the_fa
             "REQ1000001 was already decided: done."
         ]
         assert await _is_member(alex, PROJECT_GROUP)
+
+
+async def test_an_approver_gets_the_waiting_card_as_soon_as_the_app_is_installed_for_them(
+    app_database_url: str | None,
+) -> None:
+    settings = load_settings(database_url=app_database_url)
+    async with ChatSession(settings) as alex:
+        await _ask_for_project(alex)
+        await _deliver(alex)  # Dana has no chat with the bot: the card waits
+        async with ChatSession(settings, as_user="dana-park") as dana:
+            # Installing the app for Dana: Teams adds the bot to her 1:1 chat.
+            installed = message_activity(
+                service_url=dana.connector.url,
+                conversation_id=dana.conversation_id,
+                user=dana.user,
+                text=None,
+                activity_id="install-1",
+            )
+            del installed["text"]
+            installed["type"] = "conversationUpdate"
+            installed["membersAdded"] = [{"id": installed["recipient"]["id"]}]
+            assert await dana.post(installed) == 200
+            await dana._app[TASKS_KEY].join(wait_s=60)
+            await _deliver(dana)
+
+            card_id, data = _approval_card(dana)
+            answer = await _click(dana, card_id, data, approve=True)
+            assert answer == ["Approved REQ1000001. Alex Employee has been told."]
