@@ -251,7 +251,11 @@ async def _approver(
 ) -> DirectoryUser | None:
     try:
         if role == "owner":
-            return await services.directory.aget_user(item.owner or "")
+            found = await services.directory.aget_user(item.owner or "")
+            if found.object_id != request.requester_id:
+                return found
+            # Nobody approves their own request: the owner's manager does.
+            logger.info("%s: the owner asks; their manager approves", request.label)
         return await services.directory.aget_manager(request.requester_id)
     except HelpdeskError as exc:
         logger.warning("no %s to approve %s: %s", role, request.label, exc)
@@ -359,8 +363,21 @@ async def _add_to_group(
         if not await directory.ais_member(group.object_id, request.requester_id):
             raise RuntimeError("the membership did not read back")
     except Exception as exc:  # any failure: no claim of success, a person takes it
-        logger.warning("automatic fulfilment of %s failed: %s", request.label, exc)
-        await _audit(services, request, f"automatic step failed: {exc}"[:500], "failed")
+        # The directory's request id is what its vendor's support asks for.
+        request_id = getattr(exc, "request_id", None)
+        logger.warning(
+            "automatic fulfilment of %s failed: %s (request id %s)",
+            request.label,
+            exc,
+            request_id or "-",
+        )
+        await _audit(
+            services,
+            request,
+            f"automatic step failed: {exc}"[:500],
+            "failed",
+            request_id=request_id,
+        )
         return await _queue(
             services, request, item, why=f"the automatic step failed ({exc})"
         )
@@ -476,6 +493,7 @@ async def _audit(
     outcome: AuditOutcome,
     *,
     actor: str | None = None,
+    request_id: str | None = None,
 ) -> None:
     event = AuditEvent(
         at=datetime.now(UTC),
@@ -485,6 +503,7 @@ async def _audit(
         tool=TOOL,
         action=f"{request.label} {request.item_name}",
         outcome=outcome,
+        backend_request_id=request_id,
         detail=detail[:500],
     )
     try:

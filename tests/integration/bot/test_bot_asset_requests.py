@@ -392,3 +392,23 @@ async def test_an_approver_gets_the_waiting_card_as_soon_as_the_app_is_installed
             card_id, data = _approval_card(dana)
             answer = await _click(dana, card_id, data, approve=True)
             assert answer == ["Approved REQ1000001. Alex Employee has been told."]
+
+
+async def test_an_owner_asking_for_their_own_item_is_approved_by_their_manager(
+    app_database_url: str | None,
+) -> None:
+    settings = load_settings(database_url=app_database_url)
+    async with (
+        ChatSession(settings, as_user="dana-park") as dana,
+        ChatSession(settings, as_user="riley-chen") as riley,
+    ):
+        await riley.say("hello")
+        await dana.say("add me to the finance shared mailbox")
+        await dana.say("to cover for the finance team in January")
+        done = await dana.say("1")
+        assert "waiting for Riley Chen to approve it" in render(done[-1])[0]
+        await _deliver(dana, riley)
+        card_id, data = _approval_card(riley)
+        assert (await _click(riley, card_id, data, approve=True))[0].startswith(
+            "Approved REQ1000001"
+        )
