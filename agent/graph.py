@@ -97,6 +97,7 @@ def build_graph(
             # plain acknowledgement, giving the model no chance to try another way.
             return {"messages": [AIMessage(content=DECLINED_REPLY)], "steps": steps}
 
+        await registry.refresh()  # tools an admin changed since the last call
         tools = registry.tools_for(requester_from_config(config))
         history = repair_tool_pairs(state["messages"])
         messages = trim_history([prompt, *history], settings.history_token_budget)

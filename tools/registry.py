@@ -13,6 +13,7 @@ them into text the model can act on, so a failing tool never takes a turn down.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -67,7 +68,7 @@ class ToolManifest(BaseModel):
     every other tool sees only its arguments."""
     roles: list[str] = Field(default_factory=list)
     """Directory roles allowed to use the tool; empty means every requester."""
-    kind: Literal["builtin"] = "builtin"
+    kind: Literal["builtin", "http", "openapi", "mcp"] = "builtin"
     impl: str | None = None
     enabled: bool = True
 
@@ -188,13 +189,29 @@ class ToolContext:
 ToolImpl = Callable[[dict[str, Any], ToolContext], Awaitable[ToolResult]]
 
 
+CustomLoader = Callable[[Any], Awaitable[list[tuple["ToolManifest", ToolImpl]]]]
+"""Builds the tools of one registered row (an MCP server gives several)."""
+
+
 @dataclass
 class ToolRegistry:
-    """Manifests and implementations, and the LangChain tools built from them."""
+    """Manifests and implementations, and the LangChain tools built from them.
+
+    Built-in tools come from manifest files at start-up; tools an admin
+    registers, and an admin's switches on built-ins, come from the app
+    database and are picked up by :meth:`refresh` at the start of each model
+    call, in every replica, without a restart.
+    """
 
     services: Any
     manifests: dict[str, ToolManifest] = field(default_factory=dict)
     impls: dict[str, ToolImpl] = field(default_factory=dict)
+    loader: CustomLoader | None = None
+    """Builds registered tools; None serves built-ins only."""
+    _files: dict[str, ToolManifest] = field(default_factory=dict, repr=False)
+    """The tools registered in code and from manifest files (the built-ins)."""
+    _revision: int = field(default=-1, repr=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def register(self, manifest: ToolManifest, impl: ToolImpl | None = None) -> None:
         """Add or replace a tool. Built-ins resolve ``impl`` by name."""
@@ -207,6 +224,7 @@ class ToolRegistry:
             )
         self.manifests[manifest.name] = manifest
         self.impls[manifest.name] = impl
+        self._files[manifest.name] = manifest
 
     def load_dir(self, folder: Path, builtins: dict[str, ToolImpl]) -> None:
         """Load every ``*.yaml`` manifest in ``folder``.
@@ -218,6 +236,59 @@ class ToolRegistry:
         self.impls.update(builtins)
         for path in sorted(folder.glob("*.yaml")):
             self.register(load_manifest(path))
+
+    async def refresh(self) -> bool:
+        """Apply the database's registered tools when they changed since the
+        last look (one cheap read when they did not).
+
+        A registered tool that cannot be built is left out and logged; the
+        turn goes on with the others. Returns True when the tools changed.
+        """
+        engine = getattr(self.services, "db", None)
+        if engine is None:
+            return False
+        from tools.custom import store
+
+        current = await store.revision(engine)
+        if current == self._revision:
+            return False
+        async with self._lock:
+            if current == self._revision:
+                return False
+            rows = await store.all_tools(engine)
+            manifests = {name: m for name, m in self._files.items()}
+            impls = {name: self.impls[name] for name in self._files}
+            for row in rows:
+                if row.kind == store.BUILTIN:
+                    if row.name in manifests:
+                        manifests[row.name] = manifests[row.name].model_copy(
+                            update={"enabled": row.enabled}
+                        )
+                    continue
+                if not row.enabled or row.health == "unhealthy":
+                    continue
+                for manifest, impl in await self._build(row):
+                    if manifest.name in self._files:
+                        logger.error(
+                            "registered tool %s clashes with a built-in; left out",
+                            manifest.name,
+                        )
+                        continue
+                    manifests[manifest.name] = manifest
+                    impls[manifest.name] = impl
+            self.manifests, self.impls = manifests, {**self.impls, **impls}
+            self._revision = current
+        logger.info("tool registry at revision %d: %s", current, self.enabled_names())
+        return True
+
+    async def _build(self, row: Any) -> list[tuple[ToolManifest, ToolImpl]]:
+        if self.loader is None:
+            return []
+        try:
+            return await self.loader(row)
+        except Exception as exc:  # one broken tool never takes the others down
+            logger.error("registered tool %s cannot be built: %s", row.name, exc)
+            return []
 
     def enabled_names(self) -> list[str]:
         """Names of the enabled tools, in registration order."""

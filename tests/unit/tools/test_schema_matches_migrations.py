@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 import tools.approvals
 import tools.assets.tables
 import tools.audit
+import tools.custom.tables
 import tools.directory.tables
 import tools.handoff.tables
 import tools.tickets.tables  # noqa: F401
