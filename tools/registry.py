@@ -256,7 +256,7 @@ class ToolRegistry:
             if current == self._revision:
                 return False
             rows = await store.all_tools(engine)
-            manifests = {name: m for name, m in self._files.items()}
+            manifests = dict(self._files)
             impls = {name: self.impls[name] for name in self._files}
             for row in rows:
                 if row.kind == store.BUILTIN:
