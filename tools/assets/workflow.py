@@ -24,8 +24,10 @@ chat the request came from.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tools.assets import requests as store
 from tools.assets.catalog import CatalogItem, HardwareItem
@@ -345,6 +347,20 @@ async def _notify_approver(
     await record_event(services.db, event)
 
 
+READ_BACK_WAITS_S = (0.0, 0.5, 1.5)
+"""Pauses before each read-back of a new membership: the directory may take a
+moment to show it, and a missed read-back sends the request to a person."""
+
+
+async def _reads_back(directory: Any, group_id: str, user_id: str) -> bool:
+    for wait in READ_BACK_WAITS_S:
+        if wait:
+            await asyncio.sleep(wait)
+        if await directory.ais_member(group_id, user_id):
+            return True
+    return False
+
+
 async def _add_to_group(
     services: Services, request: AssetRequest, item: CatalogItem
 ) -> str:
@@ -360,7 +376,7 @@ async def _add_to_group(
                 why=f"the directory cannot change the members of {group.display_name}",
             )
         await directory.aadd_member(group.object_id, request.requester_id)
-        if not await directory.ais_member(group.object_id, request.requester_id):
+        if not await _reads_back(directory, group.object_id, request.requester_id):
             raise RuntimeError("the membership did not read back")
     except Exception as exc:  # any failure: no claim of success, a person takes it
         # The directory's request id is what its vendor's support asks for.

@@ -33,6 +33,7 @@ import tools.directory
 from bot.app import NOTIFIER_KEY, TASKS_KEY
 from bot.chat import ChatSession, render
 from tools.assets import requests as store
+from tools.assets import workflow
 from tools.audit import alist as audit_log
 from tools.settings import PROJECT_ROOT, Settings, load_settings
 
@@ -354,12 +355,14 @@ async def test_an_add_graph_accepts_but_does_not_read_back_is_not_called_done(
 ) -> None:
     alex, dana = people
     card_id, data = await _card_reaches_dana(alex, dana)
-    # Graph takes the add, then checkMemberGroups does not list the group yet.
+    # Graph takes the add, then checkMemberGroups does not list the group at
+    # any of the bot's read-backs.
     graph.fail_next(
         200,
         method="POST",
         path_contains="/checkMemberGroups",
         raw_body='{"value": []}',
+        times=len(workflow.READ_BACK_WAITS_S),
     )
 
     await _approve(dana, card_id, data)
@@ -397,3 +400,23 @@ async def test_a_catalogue_still_naming_the_embedded_group_id_grants_nothing(
             await _news(alex),
             why=f"graph: no group '{EMBEDDED_PROJECT_GROUP}'",
         )
+
+
+async def test_a_membership_that_shows_up_a_moment_late_is_still_done(
+    people: tuple[ChatSession, ChatSession], graph: FakeGraph
+) -> None:
+    alex, dana = people
+    card_id, data = await _card_reaches_dana(alex, dana)
+    # The first read-back comes too early; the next one sees the member.
+    graph.fail_next(
+        200,
+        method="POST",
+        path_contains="/checkMemberGroups",
+        raw_body='{"value": []}',
+    )
+
+    await _approve(dana, card_id, data)
+
+    assert "you now have Microsoft Project Plan 3" in await _news(alex)
+    [request] = await store.requests_of(alex.services.db, "local", ALEX)
+    assert request.status == "fulfilled"
