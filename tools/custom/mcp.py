@@ -22,8 +22,11 @@ lives between turns, so any bot replica can serve any call, a crashed server
 costs one failed call rather than a poisoned pooled session, and a stdio
 server never keeps state from one requester to the next. The cost is the
 connection set-up on every call: a few tens of milliseconds over streamable
-HTTP on a near network, and a process start over stdio (about a second for a
-Python server).
+HTTP on a near network (the SDK first probes for the 2026-07-28 protocol and
+falls back to the older handshake, so an older server costs one more round
+trip), and a process start over stdio (about a second for a Python server).
+``TODO(latency): keep one session per stdio server per replica if a second
+per call proves too slow``.
 
 Warning:
     Everything a server sends is untrusted: its tool descriptions, schemas
@@ -33,6 +36,12 @@ Warning:
     ``max_chars``. A tool's description still becomes part of the model's
     prompt, so an admin should register only servers they trust and read
     the descriptions :func:`list_tools` shows before enabling a tool.
+
+Warning:
+    A stdio registration runs its ``command`` on the bot's machine with the
+    bot's rights, and a streamable HTTP one is reached at whatever ``url``
+    the admin gave (no host allow-list applies here, unlike HTTP tools).
+    Registering MCP servers is therefore an administrator's power only.
 """
 
 from __future__ import annotations
