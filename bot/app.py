@@ -18,8 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import itsm_webhook
+from bot import admin_api, itsm_webhook
 from bot.adapter import BotHost
+from bot.admin_api import AdminAuth
 from bot.handler import TurnHandler
 from bot.handoff import HandoffDesk
 from bot.inbound import parse_activity
@@ -28,6 +29,7 @@ from bot.notify import Notifier
 from bot.service_url import check_local_service_url
 from bot.tasks import TaskOwner
 from tools.assets.workflow import run_reminders
+from tools.custom.health import HealthWatch
 from tools.db import ping
 from tools.errors import InvalidInput
 from tools.services import Services, open_services
@@ -52,6 +54,7 @@ HANDOFF_JOBS_KEY = web.AppKey("handoff_jobs", BackgroundJobs)
 HANDOFF_POLL_S = 2.0
 """Relay messages that could not go at once are retried at least this often."""
 NOTIFIER_KEY = web.AppKey("notifier", Notifier)
+ADMIN_AUTH_KEY = web.AppKey("admin_auth", AdminAuth)
 
 CopilotFactory = Callable[[Settings, Services], AbstractAsyncContextManager[Any]]
 ServicesFactory = Callable[[Settings], AbstractAsyncContextManager[Services]]
@@ -149,6 +152,8 @@ def create_app(
     app.router.add_post("/api/itsm/events", _itsm_events)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    app[ADMIN_AUTH_KEY] = AdminAuth(settings)
+    admin_api.add_routes(app, ADMIN_AUTH_KEY, SERVICES_KEY)
     return app
 
 
@@ -160,6 +165,8 @@ def background_jobs(services: Services, notifier: Notifier) -> list[Job]:
     outbox = getattr(tickets, "arun_due", None)
     if callable(outbox):
         jobs.append(Job("ticket-outbox", outbox))
+    if isinstance(services, Services):
+        jobs.append(Job("tool-health", HealthWatch(services).run_once))
     if getattr(services, "catalog", None) is not None:
         # Before the news: a reminder recorded here is sent in the same pass.
         jobs.append(Job("asset-reminders", lambda: run_reminders(services)))

@@ -290,6 +290,10 @@ class ToolRegistry:
             logger.error("registered tool %s cannot be built: %s", row.name, exc)
             return []
 
+    def builtin_manifests(self) -> dict[str, ToolManifest]:
+        """The built-in tools as shipped (before an admin's switches)."""
+        return dict(self._files)
+
     def enabled_names(self) -> list[str]:
         """Names of the enabled tools, in registration order."""
         return [m.name for m in self.manifests.values() if m.enabled]

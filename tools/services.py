@@ -62,6 +62,7 @@ async def open_services(
         BackendUnavailable: the app database cannot be reached.
     """
     from tools.builtin import BUILTIN_TOOLS
+    from tools.custom.loading import build as build_registered
     from tools.db import create_engine, upgrade
     from tools.directory import open_directory
     from tools.knowledge import open_backend, seed_if_empty
@@ -93,6 +94,7 @@ async def open_services(
                 )
                 services.registry.services = services
                 services.registry.load_dir(tools_dir, BUILTIN_TOOLS)
+                services.registry.loader = lambda row: build_registered(row, services)
                 yield services
         finally:
             await knowledge.aclose()

@@ -228,6 +228,23 @@ class Settings(BaseSettings):
     asset_remind_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     """An approver who has not decided an asset request within this is
     reminded; after as long again the request goes to their manager too."""
+    tools_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Hosts admin-registered HTTP tools may call (``api.contoso.com``,
+    ``*.contoso.com``), comma-separated; nothing else is reached."""
+    tools_allow_private: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Private, loopback or link-local addresses (CIDRs or host names) HTTP
+    tools may reach anyway, comma-separated; by default none."""
+    admin_key: SecretStr | None = None
+    """Local mode only: the key ``/admin/api`` wants in ``X-Admin-Key``. Unset,
+    the admin API refuses everyone in local mode."""
+    admin_role: str = "Helpdesk.Admin"
+    """The Entra app role an admin's bearer token must carry for ``/admin/api``."""
+    admin_openid_metadata_url: str | None = None
+    """Where the admin tokens' signing keys are described; by default the
+    Entra v2.0 metadata of ``MicrosoftAppTenantId``."""
+    admin_audience: str | None = None
+    """The admin tokens' audience; by default the bot's app id (or
+    ``api://<app id>``)."""
     asset_fallback_approver: str | None = None
     """UPN of a person (an IT asset manager) who also gets the approval card
     when the approver asked has never used the bot in Teams, so has no chat
@@ -551,6 +568,8 @@ _LIST_FIELDS = (
     "recovery_methods",
     "ticket_sla_hours",
     "handoff_holidays",
+    "tools_allowed_hosts",
+    "tools_allow_private",
     "handoff_topics",
 )
 

@@ -34,6 +34,7 @@ _COMMAND_MODULES = (
     "directory",
     "audit",
     "tickets",
+    "tools",
 )
 _DETAILS_HINT = "rerun with HELPDESK_LOG_LEVEL=DEBUG for details"
 

@@ -88,21 +88,25 @@ class OpenIdServer:
         self,
         *,
         audience: str,
-        service_url: str,
+        service_url: str = "",
         issuer: str = ISSUER,
         expires_in: float = 3600,
         key: rsa.RSAPrivateKey | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> str:
-        """A token shaped like the Bot Framework channel's."""
+        """A token shaped like the Bot Framework channel's (or, with
+        ``claims``, like an Entra ID access token with app roles)."""
         now = int(time.time())
-        claims = {
+        payload: dict[str, Any] = {
             "iss": issuer,
             "aud": audience,
-            "serviceurl": service_url,
             "nbf": now - 60,
             "iat": now - 60,
             "exp": now + int(expires_in),
         }
+        if service_url:
+            payload["serviceurl"] = service_url
+        claims = {**payload, **(claims or {})}
         return jwt.encode(
             claims, key or self.key, algorithm="RS256", headers={"kid": self.kid}
         )

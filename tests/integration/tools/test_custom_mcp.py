@@ -8,8 +8,6 @@ started again), and over stdio as the child the client starts per call.
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.mcp_process import PrinterHttpServer, free_port
 from pydantic import ValidationError
 
 from tools.approvals import ApprovalDenied, ApprovalRequest, Decision
@@ -40,54 +39,9 @@ _FENCE = re.compile(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PrinterHttpServer:
-    """The fake printers server as its own process on one fixed loopback port."""
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}/mcp"
-        self._log = log
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self._log.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, str(_FAKE), "--http", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise AssertionError(f"the MCP server exited: {self._log.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"the MCP server never listened on {self.port}")
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=10)
-        self._proc = None
-
-
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[PrinterHttpServer]:
-    server = PrinterHttpServer(_free_port(), tmp_path / "mcp_http.log")
+    server = PrinterHttpServer(free_port(), tmp_path / "mcp_http.log")
     server.start()
     try:
         yield server
@@ -110,7 +64,7 @@ def make_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]
     if request.param == "stdio":
         yield _stdio
         return
-    server = PrinterHttpServer(_free_port(), tmp_path / "mcp_http.log")
+    server = PrinterHttpServer(free_port(), tmp_path / "mcp_http.log")
     server.start()
     try:
         yield lambda **options: _http(server.url, **options)
