@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 HUGE_BYTES = 5 * 1024 * 1024
-SLOW_SECONDS = 5.0
+SLOW_SECONDS = 2.0
 
 OPENAPI_DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
