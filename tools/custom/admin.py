@@ -257,6 +257,7 @@ async def _validated(services: Any, source: str) -> loading.ParsedTool:
     if len(source) > SOURCE_MAX:
         raise InvalidInput(f"manifest: longer than {SOURCE_MAX} characters")
     parsed = loading.parse(source)
+    loading.check_reachable(parsed, services.settings)
     if parsed.name in services.registry.builtin_manifests():
         raise InvalidInput(
             f"name: {parsed.name!r} is a built-in tool's name; pick another"

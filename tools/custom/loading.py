@@ -111,7 +111,7 @@ async def build(
     """
     parsed = parse(row.source or "")
     if parsed.custom is not None:
-        return [_custom_tool(parsed.custom, services)]
+        return [await _custom_tool(parsed.custom, services)]
     assert parsed.mcp is not None and parsed.server is not None
     tools = await list_tools(parsed.server)
     return [
@@ -155,25 +155,93 @@ def _parse_mcp(data: dict[str, Any]) -> ParsedTool:
     )
 
 
-def _custom_tool(
+async def _custom_tool(
     custom: CustomToolManifest, services: Any
 ) -> tuple[ToolManifest, ToolImpl]:
+    from tools.custom.runner import aparameters_of
     from tools.custom.runner import build_impl as build_http_impl
-    from tools.custom.runner import parameters_of
 
-    settings = services.settings
-    impl = build_http_impl(custom, policy=network_policy(settings), secrets=None)
+    policy = network_policy(services.settings)
     manifest = ToolManifest(
         name=custom.name,
         description=custom.description,
         examples=list(custom.examples),
         summary=custom.summary,
-        parameters=parameters_of(custom),
+        parameters=await aparameters_of(custom, policy=policy),
         side_effects=custom.side_effects,
         roles=list(custom.roles),
         kind="http" if custom.http is not None else "openapi",
     )
-    return manifest, impl
+    impl = build_http_impl(custom, policy=policy, secrets=None)
+    if custom.side_effects:
+        impl = _approved(manifest, impl)
+    return manifest, _for_employee(_checked(manifest, impl))
+
+
+def check_reachable(parsed: ParsedTool, settings: Any) -> None:
+    """Refuse, at registration, an HTTP tool whose host the policy would
+    refuse at every call: not an allowed host, or an address literal in a
+    private, loopback, link-local or metadata range that is not allowed.
+
+    Raises:
+        InvalidInput: names the field, the host and the setting to change.
+    """
+    from urllib.parse import urlsplit
+
+    from tools.custom.network import NetworkRefused, is_ip_literal
+
+    custom = parsed.custom
+    if custom is None:
+        return
+    if custom.http is not None:
+        where, url = "http.url", custom.http.url
+    elif custom.openapi is not None and custom.openapi.server:
+        where, url = "openapi.server", custom.openapi.server
+    else:
+        return
+    host = urlsplit(url.replace("{", "").replace("}", "")).hostname or ""
+    policy = network_policy(settings)
+    try:
+        if is_ip_literal(host):
+            policy.check_address(host, host=host)
+        policy.check_host(host)
+    except NetworkRefused as exc:
+        raise InvalidInput(
+            f"{where}: {exc}; the setting is HELPDESK_TOOLS_ALLOWED_HOSTS "
+            "(or HELPDESK_TOOLS_ALLOW_PRIVATE for a private address)"
+        ) from None
+
+
+def _approved(manifest: ToolManifest, impl: ToolImpl) -> ToolImpl:
+    """Ask the requester on a card before each call of a tool that changes
+    something, as for the built-in tools."""
+
+    async def run(args: dict[str, Any], ctx: Any) -> ToolResult:
+        from datetime import UTC, datetime, timedelta
+
+        from tools.approvals import ApprovalRequest
+
+        me = ctx.requester.object_id
+        minutes = getattr(
+            getattr(ctx.services, "settings", None), "approval_ttl_minutes", 10
+        )
+        ctx.audit.action = f"{manifest.name} {args}"[:200]
+        await ctx.approve(
+            ApprovalRequest(
+                approval_id="",
+                tool=manifest.name,
+                title=manifest.summary or f"Run {manifest.name}",
+                action=_first_line(manifest.description),
+                requester_id=me,
+                subject_id=me,
+                approver_id=me,
+                expires_at=datetime.now(UTC) + timedelta(minutes=minutes),
+                facts=[(str(k), str(v)[:200]) for k, v in args.items()],
+            )
+        )
+        return await impl(args, ctx)
+
+    return run
 
 
 def _mcp_tool(
@@ -235,8 +303,13 @@ def _for_employee(impl: ToolImpl) -> ToolImpl:
         result = await impl(args, ctx)
         found = _FENCE.search(result.content)
         artifact = dict(result.artifact or {})
-        if found and USER_MESSAGE_KEY not in artifact:
-            artifact[USER_MESSAGE_KEY] = found.group(2).strip()
+        if USER_MESSAGE_KEY not in artifact:
+            if found:
+                artifact[USER_MESSAGE_KEY] = found.group(2).strip()
+            elif "data" in artifact or "text" in artifact:
+                artifact[USER_MESSAGE_KEY] = _plain(
+                    artifact.get("data", artifact.get("text"))
+                )
         return ToolResult(result.content, artifact)
 
     return run
@@ -250,6 +323,15 @@ def network_policy(settings: Any) -> Any:
         allowed_hosts=list(getattr(settings, "tools_allowed_hosts", []) or []),
         allow_private=list(getattr(settings, "tools_allow_private", []) or []),
     )
+
+
+def _plain(value: Any) -> str:
+    """An HTTP tool's data as lines an employee can read."""
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
 
 
 def _first_line(text: str) -> str:
