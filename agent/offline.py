@@ -608,13 +608,15 @@ def _follow_up(
     args = dict(pending.get("args") or {})
     numbers = [int(n) for n in _NUMBER.findall(text)]
     filled = False
-    for name in pending.get("missing") or []:
+    for position, name in enumerate(pending.get("missing") or []):
         spec = tool.properties.get(name, {})
-        # The answer to "which one?" or "why?" is the whole message.
+        # The answer to "which one?" or "why?" is the whole message: the
+        # detail asked about (the first missing) is read as free text.
+        asked = {**spec, "description": "in words"} if position == 0 else spec
         value = (
             _stated_reason(text) or text.strip()
             if name.lower() in _REASON_PARAMS
-            else _value_for(name, {"description": "in words", **spec}, text, numbers)
+            else _value_for(name, asked, text, numbers)
         )
         if value is not None:
             args[name] = value
