@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
-
-from bot.chat import ChatSession, render
 from fakes.admin_tool_server import AdminToolServer, running_admin_tool_server
 from integration.bot.test_admin_tools import KEY, Admin
+
+from bot.chat import ChatSession, render
 from tools.settings import load_settings
 
 
