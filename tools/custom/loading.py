@@ -179,19 +179,19 @@ async def _custom_tool(
 
 
 def check_reachable(parsed: ParsedTool, settings: Any) -> None:
-    """Refuse, at registration, an HTTP tool whose host the policy would
-    refuse at every call: not an allowed host, or an address literal in a
+    """Refuse, at registration, an HTTP tool or MCP server whose host the
+    policy would refuse: not an allowed host, or an address literal in a
     private, loopback, link-local or metadata range that is not allowed.
 
     Raises:
         InvalidInput: names the field, the host and the setting to change.
     """
-    from urllib.parse import urlsplit
-
-    from tools.custom.network import NetworkRefused, is_ip_literal
-
     custom = parsed.custom
     if custom is None:
+        transport = getattr(parsed.server, "transport", None)
+        url = getattr(transport, "url", None)
+        if url:
+            _check_url("mcp.transport.url", url, settings)
         return
     if custom.http is not None:
         where, url = "http.url", custom.http.url
@@ -199,6 +199,14 @@ def check_reachable(parsed: ParsedTool, settings: Any) -> None:
         where, url = "openapi.server", custom.openapi.server
     else:
         return
+    _check_url(where, url, settings)
+
+
+def _check_url(where: str, url: str, settings: Any) -> None:
+    from urllib.parse import urlsplit
+
+    from tools.custom.network import NetworkRefused, is_ip_literal
+
     host = urlsplit(url.replace("{", "").replace("}", "")).hostname or ""
     policy = network_policy(settings)
     try:

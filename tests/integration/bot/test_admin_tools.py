@@ -85,7 +85,12 @@ class Admin:
 async def bots(
     app_database_url: str | None,
 ) -> AsyncIterator[tuple[ChatSession, ChatSession]]:
-    settings = load_settings(database_url=app_database_url, admin_key=KEY)
+    settings = load_settings(
+        database_url=app_database_url,
+        admin_key=KEY,
+        tools_allowed_hosts=["127.0.0.1"],
+        tools_allow_private=["127.0.0.1"],
+    )
     async with ChatSession(settings) as one, ChatSession(settings) as two:
         yield one, two
 
@@ -178,6 +183,14 @@ async def test_bad_requests_are_4xx_that_say_what_is_wrong(
     status, body = await admin.call("POST", body=pasted)
     assert status == 400 and "secret" in body["error"].lower()
     assert "A1b2C3d4" not in body["error"], "the pasted value is not echoed"
+
+    far = yaml.safe_load(_printers("far_printers"))
+    far["mcp"]["transport"] = {
+        "kind": "streamable_http",
+        "url": "http://169.254.169.254/mcp",
+    }
+    status, body = await admin.call("POST", body=yaml.safe_dump(far))
+    assert status == 400 and "mcp.transport.url" in body["error"]
 
     assert (await admin.call("POST", body="{}", content_type="text/html"))[0] == 415
     huge = "description: " + "x" * 300_000
