@@ -234,6 +234,10 @@ class Settings(BaseSettings):
     tools_allow_private: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Private, loopback or link-local addresses (CIDRs or host names) HTTP
     tools may reach anyway, comma-separated; by default none."""
+    key_vault_url: str | None = None
+    """Azure Key Vault that admin tools' ``keyvault:NAME`` secrets are read
+    from (``https://<vault>.vault.azure.net``); unset, such tools fail with a
+    message saying so."""
     admin_key: SecretStr | None = None
     """Local mode only: the key ``/admin/api`` wants in ``X-Admin-Key``. Unset,
     the admin API refuses everyone in local mode."""

@@ -172,7 +172,11 @@ async def _custom_tool(
         roles=list(custom.roles),
         kind="http" if custom.http is not None else "openapi",
     )
-    impl = build_http_impl(custom, policy=policy, secrets=None)
+    from tools.custom.keyvault import reader_for
+    from tools.custom.secret_refs import SecretResolver
+
+    secrets = SecretResolver(keyvault=reader_for(services.settings))
+    impl = build_http_impl(custom, policy=policy, secrets=secrets)
     if custom.side_effects:
         impl = _approved(manifest, impl)
     return manifest, _for_employee(_checked(manifest, impl))
