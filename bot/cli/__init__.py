@@ -35,6 +35,7 @@ _COMMAND_MODULES = (
     "audit",
     "tickets",
     "tools",
+    "eval",
 )
 _DETAILS_HINT = "rerun with HELPDESK_LOG_LEVEL=DEBUG for details"
 
