@@ -69,6 +69,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## eval: the golden conversations through the whole bot with the offline model;
+## fails when the share passed drops below EVAL_MIN_SCORE (just under today's)
+EVAL_MIN_SCORE ?= 0.86
+eval: $(STAMP)
+	HELPDESK_MODEL_PROVIDER=offline $(BIN)/helpdesk eval manifests/golden/ --min-score $(EVAL_MIN_SCORE)
+
 ## bench: knowledge-search latency, per-turn overhead, tickets per second and hand-off relay
 bench: $(STAMP)
 	$(BIN)/python -m bench
