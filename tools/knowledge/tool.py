@@ -7,6 +7,8 @@ the offline model and the bot's citation cards.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any
 
 from tools.errors import InvalidInput
@@ -51,12 +53,46 @@ async def search_knowledge(args: dict[str, Any], ctx: ToolContext) -> ToolResult
         )
     top = _top(args.get("top", DEFAULT_TOP))
 
-    passages = await ctx.services.knowledge.asearch(query, top=top)
+    passages = [
+        withhold_credential_requests(p)
+        for p in await ctx.services.knowledge.asearch(query, top=top)
+    ]
 
     artifact = {"query": query, "passages": [_as_dict(p) for p in passages]}
     if not passages:
         return ToolResult(NOTHING_FOUND.format(query=query), artifact)
     return ToolResult(format_passages(passages), artifact)
+
+
+WITHHELD = (
+    "[A line here asked readers to send a password or code somewhere; it was "
+    "left out. IT never asks for your password: report such a message.]"
+)
+_SENTENCE = re.compile(r"((?<=[.!?])\s+|\n\s*\n)")
+_ASKS_FOR_SECRET = re.compile(
+    r"\b(send|reply|forward|share|give|tell|e-?mail|text|submit)\b"
+    r"(?:(?!\b(?:reset|change|create|update|confirm|new)\b)(?:[^.?!]|\.(?=\S))){0,100}?"
+    r"\byour\s+(?:(?:current|old|existing|work|account|network|windows)\s+)?"
+    r"(?:pass ?words?|passcodes?|pins?|(?:one[- ]time|verification|mfa|sign[- ]in) codes?)\b",
+    re.IGNORECASE,
+)
+_NEGATED = re.compile(r"\b(never|not|n't|no one|nobody)\b", re.IGNORECASE)
+
+
+def withhold_credential_requests(passage: Passage) -> Passage:
+    """The passage without sentences that ask the reader to hand a password
+    or code to someone (a poisoned or phishing article): they never reach a
+    model or an employee. "Never share your password" stays."""
+    parts = _SENTENCE.split(passage.text)  # sentences, separators between
+    changed = False
+    for index in range(0, len(parts), 2):
+        sentence = parts[index]
+        if _ASKS_FOR_SECRET.search(sentence) and not _NEGATED.search(sentence):
+            parts[index] = WITHHELD
+            changed = True
+    if not changed:
+        return passage
+    return dataclasses.replace(passage, text="".join(parts))
 
 
 def format_passages(passages: list[Passage]) -> str:
