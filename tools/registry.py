@@ -345,9 +345,15 @@ class ToolRegistry:
             outcome: AuditOutcome = "failed"
             failure: BaseException | None = None
             paused = False
+            nothing_done = False
             try:
                 result = await impl(kwargs, context)
                 outcome = context.audit.outcome or "success"
+                # A tool that found nothing to change asked no one and did
+                # nothing: no audit record claims it acted.
+                nothing_done = isinstance(result.artifact, dict) and bool(
+                    result.artifact.get(NOTHING_DONE_KEY)
+                )
             except ApprovalDenied:
                 outcome = "declined"
                 logger.info("tool %s declined by the approver", manifest.name)
@@ -385,7 +391,7 @@ class ToolRegistry:
                 failure = exc
                 raise
             finally:
-                if manifest.side_effects and not paused:
+                if manifest.side_effects and not paused and not nothing_done:
                     await self._audit(manifest, context, outcome, failure)
             logger.info(
                 "tool %s ok in %.0f ms",

@@ -412,3 +412,13 @@ async def test_an_owner_asking_for_their_own_item_is_approved_by_their_manager(
         assert (await _click(riley, card_id, data, approve=True))[0].startswith(
             "Approved REQ1000001"
         )
+
+
+async def test_giving_back_what_one_does_not_hold_changes_and_audits_nothing(
+    people: tuple[ChatSession, ChatSession],
+) -> None:
+    alex, _ = people
+    said = await alex.say("I don't use Project any more, remove it")
+    assert "nothing to give back" in render(said[-1])[0]
+    trail = await audit_log(alex.services.db, tool="return_access")
+    assert trail == []
