@@ -13,6 +13,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import tools.analytics.tables
 import tools.approvals
 import tools.assets.tables
 import tools.audit
