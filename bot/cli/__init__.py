@@ -36,6 +36,7 @@ _COMMAND_MODULES = (
     "tickets",
     "tools",
     "eval",
+    "report",
 )
 _DETAILS_HINT = "rerun with HELPDESK_LOG_LEVEL=DEBUG for details"
 
