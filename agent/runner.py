@@ -90,6 +90,9 @@ class TurnReply:
     """Requests now waiting for a decision: the host shows one card each."""
     secrets: list[OneTimeSecret] = field(default_factory=list)
     """One-time secrets to show once, privately, then forget. Never log these."""
+    searched: bool = False
+    """The knowledge base was searched in this turn: with no citations, the
+    question is one it could not answer (a knowledge gap)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,9 @@ class ResumeReply:
 
     outcome: DecisionOutcome
     reply: TurnReply | None = None
+
+
+SEARCH_TOOL = "search_knowledge"
 
 
 def thread_id_for(requester: Requester, conversation_id: str) -> str:
@@ -355,6 +361,9 @@ class Copilot:
                 (m.id for m in reversed(messages) if isinstance(m, HumanMessage)), None
             )
         turn = _after(messages, human_id)
+        searched = any(
+            isinstance(m, ToolMessage) and m.name == SEARCH_TOOL for m in turn
+        )
 
         if pending:
             if self._db is not None:
@@ -367,11 +376,15 @@ class Copilot:
             else:
                 text = _confirm_text(turn)
             return TurnReply(
-                text=text, approvals=approvals, secrets=secrets, offline=offline
+                text=text,
+                approvals=approvals,
+                secrets=secrets,
+                offline=offline,
+                searched=searched,
             )
 
         reply = _reply_from(turn, offline=offline)
-        return dataclasses.replace(reply, secrets=secrets)
+        return dataclasses.replace(reply, secrets=secrets, searched=searched)
 
     async def _outcome_now(self, db: AsyncEngine, approval_id: str) -> DecisionOutcome:
         # Another click, replica or a new message got there first: say which.

@@ -28,6 +28,7 @@ from bot.jobs import BackgroundJobs, Job
 from bot.notify import Notifier
 from bot.service_url import check_local_service_url
 from bot.tasks import TaskOwner
+from tools.analytics import DailyPurge
 from tools.assets.workflow import run_reminders
 from tools.custom.health import HealthWatch
 from tools.db import ping
@@ -167,6 +168,8 @@ def background_jobs(services: Services, notifier: Notifier) -> list[Job]:
         jobs.append(Job("ticket-outbox", outbox))
     if isinstance(services, Services):
         jobs.append(Job("tool-health", HealthWatch(services).run_once))
+        purge = DailyPurge(services.db, services.settings.analytics_retention_days)
+        jobs.append(Job("analytics-retention", purge.run_once))
     if getattr(services, "catalog", None) is not None:
         # Before the news: a reminder recorded here is sent in the same pass.
         jobs.append(Job("asset-reminders", lambda: run_reminders(services)))

@@ -30,6 +30,7 @@ from bot.handoff import HandoffDesk
 from bot.inbound import Inbound
 from bot.mentions import clean_text, has_words
 from bot.serial import ConversationGate
+from tools.analytics import record_feedback, record_knowledge_gap, record_turn
 from tools.approvals import ApprovalRequest, get_approval, pending_for_thread
 from tools.assets import workflow as asset_workflow
 from tools.db import claim_activity, save_reference
@@ -517,7 +518,7 @@ class TurnHandler:
     async def on_feedback(self, inbound: Inbound) -> InvokeResult:
         """Thumbs up/down on an answer: acknowledge and log it.
 
-        TODO(analytics): store the reaction once the analytics tables exist.
+        The reaction is an analytics event (:mod:`tools.analytics`).
         """
         value = inbound.value if isinstance(inbound.value, dict) else {}
         action = value.get("actionValue")
@@ -528,6 +529,16 @@ class TurnHandler:
             inbound.reply_to_id or "<unknown>",
             inbound.conversation_id,
         )
+        if reaction in ("like", "dislike"):
+            # The typed comment is not kept: it may carry anything.
+            await record_feedback(
+                self.engine,
+                self.settings,
+                tenant_id=inbound.tenant_id,
+                conversation_id=inbound.conversation_id,
+                user_id=inbound.user_id,
+                positive=reaction == "like",
+            )
         return InvokeResult(200, {})
 
     async def _run_turn(self, inbound: Inbound, text: str, outbox: Outbox) -> None:
@@ -543,6 +554,23 @@ class TurnHandler:
             ),
         )
         await self._deliver(reply, inbound, outbox)
+        await record_turn(
+            self.engine,
+            self.settings,
+            tenant_id=inbound.tenant_id,
+            conversation_id=inbound.conversation_id,
+            user_id=inbound.user_id,
+        )
+        if reply.searched and not reply.citations:
+            # Searched, and nothing it found was worth citing: a gap.
+            await record_knowledge_gap(
+                self.engine,
+                self.settings,
+                tenant_id=inbound.tenant_id,
+                conversation_id=inbound.conversation_id,
+                user_id=inbound.user_id,
+                question=text,
+            )
         if self.handoffs is not None:
             await self.handoffs.after_turn(inbound, outbox, email=requester.upn or "")
 

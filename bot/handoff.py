@@ -41,6 +41,7 @@ from bot.handoff_cards import HandoffClick
 from bot.inbound import Inbound
 from bot.relay_files import relayable
 from bot.serial import ConversationGate
+from tools.analytics import record_escalation
 from tools.db import get_reference
 from tools.directory.base import HELPDESK_ROLE
 from tools.handoff import store
@@ -436,6 +437,15 @@ class HandoffDesk:
             return
 
         logger.info("hand-off %s taken", handoff.handoff_id)
+        await record_escalation(
+            self.engine,
+            self.settings,
+            "handoff_taken",
+            tenant_id=handoff.tenant_id,
+            conversation_id=handoff.conversation_id,
+            user_id=handoff.employee_id,
+            reason=handoff.reason,
+        )
         if inbound.reply_to_id:
             await _cosmetic(
                 outbox.update(

@@ -354,6 +354,7 @@ class ToolRegistry:
                 nothing_done = isinstance(result.artifact, dict) and bool(
                     result.artifact.get(NOTHING_DONE_KEY)
                 )
+                await _count_call(services, context, manifest.name, failure=None)
             except ApprovalDenied:
                 outcome = "declined"
                 logger.info("tool %s declined by the approver", manifest.name)
@@ -365,6 +366,7 @@ class ToolRegistry:
             except HelpdeskError as exc:
                 failure = exc
                 outcome = _failure_outcome(exc, approved=context.audit.approved)
+                await _count_call(services, context, manifest.name, failure=exc)
                 logger.warning(
                     "tool %s failed for %s: %s (request id %s)",
                     manifest.name,
@@ -451,6 +453,34 @@ class ToolRegistry:
             # The action may already have happened; losing the record is bad,
             # but failing the reply after the fact would mislead the employee.
             logger.exception("tool %s: could not write the audit record", manifest.name)
+
+
+async def _count_call(
+    services: Any, context: ToolContext, tool: str, *, failure: BaseException | None
+) -> None:
+    """One ``tool_call`` or ``tool_failed`` analytics event; never raises."""
+    engine = getattr(services, "db", None)
+    settings = getattr(services, "settings", None)
+    if engine is None or settings is None:
+        return
+    from tools.analytics import record_tool
+
+    requester = context.requester
+    await record_tool(
+        engine,
+        settings,
+        tenant_id=requester.tenant_id,
+        conversation_id=conversation_of(context.thread_id),
+        user_id=requester.object_id,
+        tool=tool,
+        failed=failure is not None,
+        reason=type(failure).__name__ if failure is not None else None,
+    )
+
+
+def conversation_of(thread_id: str | None) -> str:
+    """The host's conversation id of a thread (``<tenant>:<conversation>``)."""
+    return (thread_id or "").split(":", 1)[-1]
 
 
 _NO_WORKAROUND = (

@@ -234,6 +234,8 @@ class Settings(BaseSettings):
     tools_allow_private: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Private, loopback or link-local addresses (CIDRs or host names) HTTP
     tools may reach anyway, comma-separated; by default none."""
+    analytics_retention_days: int = Field(default=365, ge=1, le=3650)
+    """Analytics events older than this are deleted (daily)."""
     key_vault_url: str | None = None
     """Azure Key Vault that admin tools' ``keyvault:NAME`` secrets are read
     from (``https://<vault>.vault.azure.net``); unset, such tools fail with a

@@ -89,3 +89,48 @@ __all__ = [
     "record_tool",
     "record_turn",
 ]
+
+
+async def count_escalation(
+    services: object,
+    kind: str,
+    *,
+    tenant_id: str,
+    conversation_id: str,
+    user_id: str | None,
+    reason: str,
+) -> None:
+    """Record a ticket or hand-off from code that holds the services; a no-op
+    without an app database (tests that build services by hand)."""
+    engine = getattr(services, "db", None)
+    settings = getattr(services, "settings", None)
+    if engine is None or settings is None:
+        return
+    await record_escalation(
+        engine,
+        settings,
+        kind,  # type: ignore[arg-type]
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        reason=reason,
+    )
+
+
+class DailyPurge:
+    """Deletes analytics events past ``HELPDESK_ANALYTICS_RETENTION_DAYS``,
+    at most once a day per process (a step of the bot's background loop)."""
+
+    def __init__(self, engine: object, days: int) -> None:
+        self.engine = engine
+        self.days = days
+        self._last = float("-inf")
+
+    async def run_once(self) -> int:
+        import time
+
+        now = time.monotonic()
+        if now - self._last < 86_400:
+            return 0
+        self._last = now
+        return await purge_older_than(self.engine, self.days)  # type: ignore[arg-type]

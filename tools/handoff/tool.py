@@ -16,6 +16,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tools.analytics import count_escalation
 from tools.audit import AuditEvent, AuditOutcome, arecord
 from tools.conversation import Conversation
 from tools.errors import ToolError
@@ -91,6 +92,14 @@ async def handoff_to_person(args: dict[str, Any], ctx: ToolContext) -> ToolResul
     )
     if created:
         await _audit(ctx, "success", f"hand-off {handoff.handoff_id} ({reason})")
+        await count_escalation(
+            ctx.services,
+            "handoff_requested",
+            tenant_id=requester.tenant_id,
+            conversation_id=conversation_id,
+            user_id=requester.object_id,
+            reason=reason,
+        )
 
     message = await _promise(ctx, created=created)
     return ToolResult(

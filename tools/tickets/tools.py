@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from tools.analytics import count_escalation
 from tools.approvals import ApprovalRequest, CardField, Decision, get_approval
 from tools.conversation import Conversation
 from tools.directory.base import HELPDESK_ROLE
@@ -37,6 +38,7 @@ from tools.registry import (
     USER_MESSAGE_KEY,
     ToolContext,
     ToolResult,
+    conversation_of,
 )
 from tools.tickets.base import (
     CATEGORIES,
@@ -422,6 +424,14 @@ async def create_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         )
     )
     ctx.audit.action = f"create ticket {ticket.label}"
+    await count_escalation(
+        ctx.services,
+        "ticket_opened",
+        tenant_id=ctx.requester.tenant_id,
+        conversation_id=conversation.conversation_id or conversation_of(ctx.thread_id),
+        user_id=ctx.requester.object_id,
+        reason=chosen["category"],
+    )
     files = await _confirmed_files(ctx, decision, facts)
     if ticket.pending:
         told = (
