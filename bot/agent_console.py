@@ -35,6 +35,7 @@ from bot.chat import (
     terminal_notice,
 )
 from bot.connector import Recorded
+from bot.handoff import ends_chat
 from bot.handoff_cards import TAKE
 
 AGENTS_CHANNEL = "19:helpdesk-agents@thread.tacv2"
@@ -275,7 +276,7 @@ async def _command(session: AgentSession, line: str) -> list[dict[str, Any]]:
     if lowered in ("help", "/help"):
         return [{"type": "message", "text": HELP}]
     replies = await session.write(line)
-    if lowered.startswith(("hand back", "handback", "close")):
+    if ends_chat(line):
         session.thread = None
     return replies
 

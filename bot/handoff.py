@@ -68,8 +68,17 @@ RELAY_ROUNDS = 20
 """Passes over the relay lanes per run; each pass sends one message a lane."""
 
 _DESIGNATE = re.compile(r"\buse this channel for hand[- ]?offs?\b", re.IGNORECASE)
-_HAND_BACK = re.compile(r"^\s*hand\s*back\b", re.IGNORECASE)
-_CLOSE = re.compile(r"^\s*close\b", re.IGNORECASE)
+_HAND_BACK = re.compile(
+    r"^\s*hand\s*back(\s+to\s+the\s+(copilot|bot))?\s*[.!]?\s*$", re.IGNORECASE
+)
+_CLOSE = re.compile(r"^\s*close(\s+(it|this|the\s+chat))?\s*[.!]?\s*$", re.IGNORECASE)
+"""Only the bare command ends a chat: "Close the VPN client, then …" is a
+message for the employee."""
+
+
+def ends_chat(text: str) -> bool:
+    """Whether an agent's line is the command to hand back or close."""
+    return bool(_HAND_BACK.match(text) or _CLOSE.match(text))
 
 
 class Sender(Protocol):

@@ -619,3 +619,28 @@ async def test_a_big_screenshot_is_shrunk_to_pass_on_and_a_file_goes_as_a_link(
     assert shrunk["contentType"] == "image/jpeg"
     assert shrunk["contentUrl"].startswith("data:image/jpeg;base64,")
     assert len(shrunk["contentUrl"]) < 256_000, "fits in one Teams activity"
+
+
+async def test_a_message_that_starts_with_close_is_relayed_not_obeyed(
+    chat: ChatSession,
+) -> None:
+    await chat.say("my vpn drops")
+    await _designate(chat)
+    handoff, card = await _open(chat)
+    thread = _thread(card)
+    take = {"action": "handoff_take", "handoff": handoff.handoff_id}
+    await _post(chat, SAM, thread, "", value=take, reply_to_id=card.activity_id)
+
+    said = await _post(
+        chat, SAM, thread, "Close the VPN client and switch to the SSTP profile."
+    )
+
+    assert _texts(said, chat.conversation_id) == [
+        "**Sam Rivera (IT support):** Close the VPN client and switch to the SSTP profile."
+    ]
+    stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+    assert stored is not None and stored.status == "active"
+    closed = await _post(chat, SAM, thread, "Close.")
+    assert any(
+        "closed the conversation" in t for t in _texts(closed, chat.conversation_id)
+    )
