@@ -499,8 +499,16 @@ def _fill_arguments(tool: _ToolInfo, text: str) -> tuple[dict[str, Any], list[st
     return args, [name for name in required if name not in args]
 
 
+_REQUEST_LABEL = re.compile(r"\bREQ\d{7}\b", re.IGNORECASE)
+
+
 def _value_for(name: str, spec: dict[str, Any], text: str, numbers: list[int]) -> Any:
     kind = spec.get("type")
+    if name.lower() == "request" and kind in (None, "string"):
+        # An asset request's number ("cancel REQ1000002").
+        found = _REQUEST_LABEL.search(text)
+        if found:
+            return found.group(0).upper()
     if name.lower() in _TICKET_PARAMS and kind in (None, "string"):
         # "INC0001001", or its digits alone ("status of 1001").
         found = TICKET_LABEL.search(text)
@@ -605,6 +613,8 @@ def _follow_up(
     tool = next((t for t in tools if t.name == pending.get("tool")), None)
     if tool is None:
         return None
+    if _moved_on(text, tool, tools):
+        return None
     args = dict(pending.get("args") or {})
     numbers = [int(n) for n in _NUMBER.findall(text)]
     filled = False
@@ -629,6 +639,17 @@ def _follow_up(
     return _call(tool, args, size)
 
 
+def _moved_on(text: str, pending: _ToolInfo, tools: Sequence[_ToolInfo]) -> bool:
+    """Whether the employee asked something new instead of giving the detail:
+    a how-to question, or a request said as another tool's phrase."""
+    if _HOW_TO.search(text):
+        return True
+    return any(
+        t.name != pending.name and not t.is_search and _asks_for(text, t) > 0
+        for t in tools
+    )
+
+
 def _detail_asked_for(
     turn: Sequence[BaseMessage], results: Sequence[ToolMessage]
 ) -> dict[str, Any] | None:
@@ -646,6 +667,10 @@ def _detail_asked_for(
     for message in turn:
         for call in getattr(message, "tool_calls", None) or []:
             if call.get("id") == last.tool_call_id:
+                if call["args"].get(field) not in (None, ""):
+                    # The detail was given and refused ("REQ9999999"): asking
+                    # again would take every next message as another try.
+                    return None
                 return {"tool": call["name"], "args": call["args"], "missing": [field]}
     return None
 

@@ -94,6 +94,8 @@ async def open_services(
                 )
                 services.registry.services = services
                 services.registry.load_dir(tools_dir, BUILTIN_TOOLS)
+                if catalog is not None:
+                    _name_catalogue_items(services.registry, catalog)
                 services.registry.loader = lambda row: build_registered(row, services)
                 yield services
         finally:
@@ -140,3 +142,15 @@ def load_asset_catalog(settings: Settings) -> Catalog | None:
         return load_catalog(path)
     except InvalidInput as exc:
         raise ConfigError(f"{path}: the asset catalogue is invalid:\n{exc}") from exc
+
+
+def _name_catalogue_items(registry: ToolRegistry, catalog: Catalog) -> None:
+    """Give the request tool one example per catalogue item ("I need Figma"),
+    so a request by the item's name reaches it whatever the model."""
+    manifest = registry.manifests.get("request_item")
+    if manifest is None:
+        return
+    named = [f"I need {item.name}" for item in catalog.items()]
+    named += [f"I need {item.id.replace('-', ' ')}" for item in catalog.items()]
+    examples = list(dict.fromkeys([*manifest.examples, *named]))
+    registry.register(manifest.model_copy(update={"examples": examples}))

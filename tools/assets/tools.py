@@ -433,6 +433,14 @@ async def _my_request(ctx: ToolContext, args: dict[str, Any]) -> AssetRequest:
     seq = store.seq_of(wanted) if wanted else None
     if seq is not None:
         found = next((r for r in mine if r.seq == seq), None)
+        if found is None:
+            # Someone else's number is answered like a missing one.
+            raise ToolError(
+                f"no request {wanted} of {ctx.requester.object_id}",
+                user_message=f"I can't find {wanted.upper()} among your requests; "
+                'say "my requests" to see them.',
+                escalate=False,
+            )
     else:
         open_ones = [r for r in mine if r.status == "awaiting_approval"]
         words = wanted.lower()

@@ -422,3 +422,35 @@ async def test_giving_back_what_one_does_not_hold_changes_and_audits_nothing(
     assert "nothing to give back" in render(said[-1])[0]
     trail = await audit_log(alex.services.db, tool="return_access")
     assert trail == []
+
+
+async def test_a_wrong_request_number_or_a_new_question_does_not_trap_the_chat(
+    people: tuple[ChatSession, ChatSession],
+) -> None:
+    alex, _ = people
+    wrong = await alex.say("cancel REQ9999999")
+    assert "I can't find REQ9999999 among your requests" in render(wrong[-1])[0]
+    asked = await alex.say("how do I connect to the VPN on Windows?")
+    assert "knowledge base" in render(asked[-1])[0]
+
+    why = await alex.say("I need Microsoft Project")
+    assert "Why do you need" in render(why[-1])[0]
+    moved_on = await alex.say("actually, how do I set up the VPN on my Mac?")
+    assert "Why you need it" not in render(moved_on[-1])[0]
+    assert "knowledge base" in render(moved_on[-1])[0]
+
+
+@pytest.mark.parametrize(
+    ("said", "item"),
+    [
+        ("I need Figma", "Figma Professional"),
+        ("I need Tableau", "Tableau Creator"),
+        ("I need Visual Studio", "Visual Studio Enterprise"),
+    ],
+)
+async def test_a_catalogue_item_can_be_asked_for_by_its_name(
+    people: tuple[ChatSession, ChatSession], said: str, item: str
+) -> None:
+    alex, _ = people
+    asked = await alex.say(said)
+    assert f"Why do you need {item}" in render(asked[-1])[0]
