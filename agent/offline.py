@@ -624,7 +624,8 @@ def _follow_up(
         # detail asked about (the first missing) is read as free text.
         asked = {**spec, "description": "in words"} if position == 0 else spec
         value = (
-            _stated_reason(text) or text.strip()
+            # The answer to "why?" is the whole answer, not its last clause.
+            text.strip()
             if name.lower() in _REASON_PARAMS
             else _value_for(name, asked, text, numbers)
         )

@@ -37,6 +37,7 @@ from tools.db import claim_activity, save_reference
 from tools.directory.base import Directory
 from tools.errors import HelpdeskError, NotFound
 from tools.identity import Requester
+from tools.redact import redact
 from tools.secrets import OneTimeSecret
 from tools.services import Services
 from tools.settings import Settings
@@ -196,8 +197,12 @@ class TurnHandler:
             await self.on_card_submit(inbound, outbox)
             return
 
-        text = clean_text(
-            raw, inbound.mentions, inbound.bot_id, bot_name=self.settings.bot_name
+        # A secret typed into the chat never reaches the model, the
+        # conversation state or anyone else: it is masked here, first.
+        text = redact(
+            clean_text(
+                raw, inbound.mentions, inbound.bot_id, bot_name=self.settings.bot_name
+            )
         )
         kept = await self._keep_files(inbound, outbox)
         if not has_words(text):
@@ -219,11 +224,13 @@ class TurnHandler:
         if click is not None:
             await self.handoffs.on_click(click, inbound, self._requester, outbox)
             return True
-        text = clean_text(
-            inbound.text or "",
-            inbound.mentions,
-            inbound.bot_id,
-            bot_name=self.settings.bot_name,
+        text = redact(
+            clean_text(
+                inbound.text or "",
+                inbound.mentions,
+                inbound.bot_id,
+                bot_name=self.settings.bot_name,
+            )
         )
         if inbound.conversation_type == "channel":
             return await self.handoffs.on_channel_message(

@@ -7,9 +7,12 @@ passed through :func:`clean_for_ticket` (control characters out, then
 
 What is recognised:
 
-* a value after a secret's name, with or without "is", "was", ":", "=",
-  "->" or a spaced dash: ``password: hunter2``, ``my pw is Summer2024!``,
-  ``password - Summer2024!``, ``api key = abc123…``;
+* a value after a secret's name, with or without "is", "is now", "was",
+  "will be", ":", "=", "->" or a spaced dash: ``password: hunter2``,
+  ``my pw is Summer2024!``, ``my new password will be Summer2024``,
+  ``password - Summer2024!``, ``api key = abc123…``, ``Passwort ist x``;
+* a pass phrase after a colon, to the end of the clause: ``password:
+  correct horse battery staple``; a pair ``login alex / Hunter2!``;
 * a value named after it: ``I typed Summer2024! as my password``,
   ``483920 is the code``;
 * one-time codes of 4 to 8 digits (or ``483 920``) after "code", "otp",
@@ -43,7 +46,8 @@ MASK = "[redacted]"
 _BLANK = r"[ \t]"
 """Space within a line: no pattern may cross a line break."""
 _SEPARATOR = (
-    rf"{_BLANK}*(?:(?:\bis\b|\bwas\b|[:=#]|->|[-\u2013\u2014](?={_BLANK}))"
+    rf"{_BLANK}*(?:(?:\bis(?:{_BLANK}+now)?\b|\bwas\b|\bist\b|"
+    rf"\b(?:will|would|should){_BLANK}+be\b|[:=#]|->|[-\u2013\u2014](?={_BLANK}))"
     rf"{_BLANK}*)+|{_BLANK}+"
 )
 """Between a secret's name and its value: "is", "was", ":", "=", "#", "->" or
@@ -51,7 +55,7 @@ a dash with a space after it ("password - x", never "password-protected"),
 or just spaces."""
 
 _NAMED = re.compile(
-    r"(?i)\b(?P<word>pass(?:word|wd|code|phrase)?|pwd|pw|pin|secret|otp|"
+    r"(?i)\b(?P<word>pass(?:word|wd|code|phrase)?|passwort|kennwort|pwd|pw|pin|secret|otp|"
     r"temporary access pass|tap|token|api[ _-]?key|key)\b"
     rf"(?P<sep>{_SEPARATOR})"
     r"(?P<secret>[^\s,;]{4,})"
@@ -73,6 +77,18 @@ _NAMED_AFTER = re.compile(
     r"(?:password|passwd|passphrase|pw|pwd|passcode|pin|code|otp)\b"
 )
 """A value named after it: "I typed Summer2024! as my password"."""
+
+_SPELLED_OUT = re.compile(
+    r"(?i)\b(?:pass(?:word|phrase)|passwort|kennwort)"
+    rf"{_BLANK}*[:=]{_BLANK}*(?P<secret>[^\n,;]{{4,80}})"
+)
+"""A pass phrase of several words after a colon: "password: correct horse
+battery staple" (to the end of the clause)."""
+_LOGIN_PAIR = re.compile(
+    r"(?i)\b(?:login|log-?in|user(?:name)?|account|credentials?)\b"
+    rf"{_BLANK}*[:=]?{_BLANK}*[^\s/]+{_BLANK}*/{_BLANK}*(?P<secret>[^\s,;]{{4,}})"
+)
+"""A user name and password written as a pair: "login alex / Hunter2!"."""
 
 _OTHER_PATTERNS: tuple[re.Pattern[str], ...] = (
     # JSON Web Tokens and bearer tokens
@@ -242,6 +258,8 @@ def redact(text: str) -> str:
 
     See the module docstring for what is recognised and what cannot be.
     """
+    text = _SPELLED_OUT.sub(_mask, text)
+    text = _LOGIN_PAIR.sub(_mask, text)
     text = _NAMED.sub(_mask_named, text)
     text = _CODE.sub(_mask_code, text)
     text = _NAMED_AFTER.sub(_mask_named_after, text)

@@ -454,3 +454,23 @@ async def test_a_catalogue_item_can_be_asked_for_by_its_name(
     alex, _ = people
     asked = await alex.say(said)
     assert f"Why do you need {item}" in render(asked[-1])[0]
+
+
+async def test_a_password_typed_into_the_chat_is_stored_and_shown_nowhere(
+    people: tuple[ChatSession, ChatSession],
+) -> None:
+    alex, dana = people
+    await alex.say("I need Adobe Acrobat Pro")
+    card = await alex.say(
+        "design reviews with the product team; my new password will be Summer2024 by the way"
+    )
+    assert "design reviews with the product team" in render(card[-1])[0]
+    await alex.say("1")
+    await _deliver(alex, dana)
+
+    shown = " ".join(_texts(alex) + _texts(dana))
+    assert "design reviews" in shown and "Summer2024" not in shown
+    data_dir = alex.settings.data_dir
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert b"Summer2024" not in path.read_bytes(), path.name

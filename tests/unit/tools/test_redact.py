@@ -7,6 +7,10 @@ import pytest
 from tools.redact import MASK, clean_for_ticket, redact
 
 MUST_REDACT = [
+    ("my new password will be Summer2024 by the way", "Summer2024"),
+    ("password: correct horse battery staple", "horse battery staple"),
+    ("login alex / Hunter2!", "Hunter2!"),
+    ("mein Passwort ist Hunter2!", "Hunter2!"),
     # (text, the secret that must disappear)
     ("password: hunter2", "hunter2"),
     ("my pwd is Hunter22", "Hunter22"),
@@ -41,6 +45,9 @@ MUST_REDACT = [
 ]
 
 MUST_KEEP = [
+    "my password will be changed tomorrow",
+    "the password will be reset by IT",
+    "user / group permissions are broken",
     "my password expired",
     "My Password Expired",
     "password is wrong",
