@@ -188,6 +188,7 @@ def handoff_jobs(handoffs: HandoffDesk) -> list[Job]:
         Job("handoff-relay", handoffs.run_relay),
         Job("handoff-cards", handoffs.run_cards),
         Job("handoff-withdraw", handoffs.run_withdraw),
+        Job("handoff-idle", handoffs.run_idle),
     ]
 
 

@@ -30,6 +30,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -64,6 +65,13 @@ WITHDRAWN_TICKET = (
     "from this conversation."
 )
 """The turn run for the employee when their hand-off is withdrawn."""
+LEFT = "OK, you're back with the copilot. Ask me anything, or ask for a person again."
+_LEAVE = re.compile(
+    r"^\s*(end (the )?chat|stop (the )?chat|leave (the )?chat|cancel (the )?(chat|hand-?off)|"
+    r"(back to|talk to) the (bot|copilot)|never ?mind)\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+"""What an employee says to end a live chat or stop waiting for one."""
 RELAY_ROUNDS = 20
 """Passes over the relay lanes per run; each pass sends one message a lane."""
 
@@ -155,6 +163,9 @@ class HandoffDesk:
         )
         if live is None:
             return False
+        if _LEAVE.match(text):
+            await self._employee_leaves(live, outbox)
+            return True
         stored = await store.add_message(
             self.engine,
             handoff_id=live.handoff_id,
@@ -173,6 +184,66 @@ class HandoffDesk:
         ):
             await outbox.send(_say(WAITING_NOTED))
         return True
+
+    async def _employee_leaves(self, live: Handoff, outbox: Outbox) -> None:
+        """The employee ends the live chat, or stops waiting for one."""
+        status: HandoffStatus = "returned" if live.status == "active" else "withdrawn"
+        if not await store.finish(
+            self.engine, live.handoff_id, status, note="ended by the employee"
+        ):
+            return
+        logger.info("hand-off %s ended by the employee", live.handoff_id)
+        await self._relay_quietly(live.handoff_id)
+        if live.card_activity_id:
+            card = handoff_cards.ended_card(live, f"Ended by {live.employee_name}")
+            await _cosmetic(self._redraw(live, card))
+        if live.status == "active":
+            await self._tell_thread(
+                live,
+                f"{live.employee_name} ended the chat; the copilot has them again.",
+            )
+        await outbox.send(_say(LEFT))
+
+    async def run_idle(self) -> int:
+        """Hand back live chats nobody wrote in for ``handoff_idle_minutes``."""
+        idle = timedelta(minutes=self.settings.handoff_idle_minutes)
+        ended = 0
+        for handoff in await store.idle_active(self.engine, idle=idle):
+            if not await store.finish(
+                self.engine, handoff.handoff_id, "returned", note="idle"
+            ):
+                continue
+            ended += 1
+            logger.info("hand-off %s handed back: idle", handoff.handoff_id)
+            minutes = self.settings.handoff_idle_minutes
+            if handoff.card_activity_id:
+                card = handoff_cards.ended_card(
+                    handoff, f"Handed back after {minutes} minutes without messages"
+                )
+                await _cosmetic(self._redraw(handoff, card))
+            await self._tell_employee(
+                handoff,
+                f"The chat with {handoff.agent_name or 'IT support'} ended after "
+                f"{minutes} minutes without messages. You're back with the "
+                "copilot: ask me anything, or ask for a person again.",
+            )
+            await self._note_on_ticket(
+                handoff, "returned", handoff.agent_name or "IT support"
+            )
+        return ended
+
+    async def _tell_thread(self, handoff: Handoff, text: str) -> None:
+        reference = await self._thread_reference(handoff)
+        if reference is None or self.sender is None:
+            return
+        try:
+            await self.sender.send_proactive(reference, _say(text))
+        except Exception as exc:
+            logger.warning(
+                "could not tell the thread of %s: %s",
+                handoff.handoff_id,
+                type(exc).__name__,
+            )
 
     async def after_turn(
         self, inbound: Inbound, outbox: Outbox, *, email: str = ""

@@ -255,6 +255,9 @@ class Settings(BaseSettings):
     """UPN of a person (an IT asset manager) who also gets the approval card
     when the approver asked has never used the bot in Teams, so has no chat
     to receive it in; whoever decides first decides."""
+    handoff_idle_minutes: int = Field(default=30, ge=1, le=1440)
+    """A live chat with no message either way for this long goes back to the
+    copilot (an agent who left without closing)."""
     handoff_pickup_minutes: int = Field(default=10, ge=1, le=1440)
     """A hand-off nobody takes within this is withdrawn and a ticket offered."""
     handoff_hours: str = "mon-fri 08:00-18:00"

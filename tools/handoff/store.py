@@ -284,6 +284,28 @@ async def overdue(engine: AsyncEngine, *, now: datetime | None = None) -> list[H
     return await _many(engine, query)
 
 
+async def idle_active(
+    engine: AsyncEngine, *, idle: timedelta, now: datetime | None = None
+) -> list[Handoff]:
+    """Active hand-offs with no message either way for ``idle`` (since taken,
+    when nothing was written yet): an agent who left without closing."""
+    now = as_utc(now or _now())
+    h, m = handoffs, handoff_messages
+    last = (
+        sa.select(sa.func.max(m.c.created_at))
+        .where(m.c.handoff_id == h.c.handoff_id)
+        .scalar_subquery()
+    )
+    query = (
+        h.select()
+        .where(h.c.status == "active")
+        .where(sa.func.coalesce(last, h.c.taken_at) <= now - idle)
+        .order_by(h.c.taken_at)
+        .limit(100)
+    )
+    return await _many(engine, query)
+
+
 async def add_message(
     engine: AsyncEngine,
     *,

@@ -21,7 +21,7 @@ from bot import replies
 from bot.app import HANDLER_KEY, HANDOFF_JOBS_KEY, TASKS_KEY
 from bot.chat import ChatSession, ChatUser, message_activity, render
 from bot.connector import Recorded
-from bot.handoff import WAITING_NOTED, HandoffDesk
+from bot.handoff import LEFT, WAITING_NOTED, HandoffDesk
 from bot.inbound import parse_activity
 from tools.handoff import store
 from tools.handoff.base import Handoff
@@ -644,3 +644,43 @@ async def test_a_message_that_starts_with_close_is_relayed_not_obeyed(
     assert any(
         "closed the conversation" in t for t in _texts(closed, chat.conversation_id)
     )
+
+
+async def test_the_employee_can_end_a_live_chat_and_an_idle_one_comes_back(
+    chat: ChatSession,
+) -> None:
+    await chat.say("my vpn drops")
+    await _designate(chat)
+    handoff, card = await _open(chat)
+    thread = _thread(card)
+    take = {"action": "handoff_take", "handoff": handoff.handoff_id}
+    await _post(chat, SAM, thread, "", value=take, reply_to_id=card.activity_id)
+
+    left = await _employee_writes(chat, "end chat")
+
+    assert _texts(left, chat.conversation_id)[-1] == LEFT
+    assert any("ended the chat" in t for t in _texts(left, thread))
+    stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+    assert stored is not None and stored.status == "returned"
+    assert await chat.say("how do I connect to the vpn"), "the copilot answers again"
+
+    # An agent who took the next one and walked away: it comes back by itself.
+    second, card = await _open(chat)
+    take = {"action": "handoff_take", "handoff": second.handoff_id}
+    await _post(chat, SAM, _thread(card), "", value=take, reply_to_id=card.activity_id)
+    from tools.handoff.tables import handoffs
+
+    async with chat.services.db.begin() as conn:
+        await conn.execute(
+            handoffs.update()
+            .where(handoffs.c.handoff_id == second.handoff_id)
+            .values(taken_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+    before = len(chat.connector.calls)
+    assert await _desk(chat).run_idle() in (0, 1)  # the app's own loop may win
+    stored = await store.get_handoff(chat.services.db, second.handoff_id)
+    assert stored is not None and stored.status == "returned"
+    await chat._app[TASKS_KEY].join(wait_s=5)
+    told = _texts(chat.connector.calls, chat.conversation_id)
+    assert any("minutes without messages" in t for t in told)
+    assert before <= len(chat.connector.calls)
