@@ -101,6 +101,7 @@ async def request_item(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     await _check(ctx, item, user)
 
     justification = redact(" ".join(str(args.get("justification") or "").split()))
+    justification = justification[:JUSTIFICATION_MAX]
     if item.approval != "none" and not justification:
         # Asked before the card, so the approver never gets a request without one.
         raise MissingDetail(
@@ -145,6 +146,7 @@ async def request_item(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         )
     )
     why = redact(decision.values.get("justification", justification).strip())
+    why = why[:JUSTIFICATION_MAX]
     if item.approval != "none" and not why:
         raise MissingDetail(
             "justification",

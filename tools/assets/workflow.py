@@ -156,10 +156,11 @@ async def on_decision(
     ):
         return f"{request.label} was already decided."
     told = await fulfil(services, request, item, tell=False)
+    said = f' ("{note}")' if note else ""
     await tell_employee(
         services,
         request,
-        f"{approval.approver_name} approved {request.label}. {told}",
+        f"{approval.approver_name} approved {request.label}{said}. {told}",
     )
     return f"Approved {request.label}. {request.requester_name} has been told."
 

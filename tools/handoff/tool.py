@@ -168,7 +168,8 @@ async def _promise(ctx: ToolContext, *, created: bool) -> str:
         else "You're already waiting for the IT support team."
     )
     return (
-        f"{lead} {who}, usually within {minutes} minutes. You can keep writing "
+        f"{lead} {who}, usually within {minutes} minute{'' if minutes == 1 else 's'}. "
+        "You can keep writing "
         "here; they will see it."
     )
 
