@@ -258,12 +258,9 @@ class ToolRegistry:
             rows = await store.all_tools(engine)
             manifests = dict(self._files)
             impls = {name: self.impls[name] for name in self._files}
+            switches = {r.name: r.enabled for r in rows if r.kind == store.BUILTIN}
             for row in rows:
                 if row.kind == store.BUILTIN:
-                    if row.name in manifests:
-                        manifests[row.name] = manifests[row.name].model_copy(
-                            update={"enabled": row.enabled}
-                        )
                     continue
                 if not row.enabled or row.health == "unhealthy":
                     continue
@@ -276,6 +273,13 @@ class ToolRegistry:
                         continue
                     manifests[manifest.name] = manifest
                     impls[manifest.name] = impl
+            # An admin's switch on one tool: a built-in, or one tool of an
+            # MCP server, each enabled or disabled on its own.
+            for name, enabled in switches.items():
+                if name in manifests:
+                    manifests[name] = manifests[name].model_copy(
+                        update={"enabled": enabled}
+                    )
             self.manifests, self.impls = manifests, {**self.impls, **impls}
             self._revision = current
         logger.info("tool registry at revision %d: %s", current, self.enabled_names())

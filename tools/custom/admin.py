@@ -178,11 +178,27 @@ async def set_enabled(services: Any, name: str, enabled: bool, *, by: str) -> To
     Raises:
         NotFound: no such tool.
     """
-    builtin = name in services.registry.builtin_manifests()
-    await store.set_enabled(services.db, name, enabled, by=by, builtin=builtin)
+    # A built-in, or one tool of an MCP server ("printers_restart_spooler"),
+    # gets a switch of its own; a registration is switched as a whole.
+    switch = name in services.registry.builtin_manifests() or await _is_server_tool(
+        services, name
+    )
+    stored = await store.set_enabled(services.db, name, enabled, by=by, builtin=switch)
     await _audit(
         services, by, f"{'enable' if enabled else 'disable'} tool {name}", name
     )
+    if switch and name not in services.registry.builtin_manifests():
+        server = await _registration_of(services, name)
+        return ToolRow(
+            name=name,
+            kind="mcp tool",
+            enabled=enabled,
+            version=stored.version,
+            health=server.health,
+            side_effects=False,
+            summary=f"one tool of the {server.name} MCP server",
+            updated_by=by,
+        )
     return await _row(services, name)
 
 
@@ -234,6 +250,18 @@ async def test_tool(
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+async def _is_server_tool(services: Any, name: str) -> bool:
+    """Whether ``name`` is one tool of a registered MCP server (not a row)."""
+    existing = await store.get_tool(services.db, name)
+    if existing is not None and existing.kind != store.BUILTIN:
+        return False  # a registration of its own
+    try:
+        row = await _registration_of(services, name)
+    except NotFound:
+        return False
+    return row.kind == "mcp"
 
 
 async def _registration_of(services: Any, name: str) -> store.RegisteredTool:

@@ -16,9 +16,11 @@ MCP server is asked for its tools) and is called by the registry.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
@@ -348,3 +350,34 @@ def _plain(value: Any) -> str:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
+
+
+MCP_SCHEMA_PATH = (
+    Path(__file__).resolve().parents[2] / "manifests" / "mcp-server.schema.json"
+)
+
+
+def mcp_registration_schema() -> dict[str, Any]:
+    """The JSON Schema of an MCP server registration (published beside the
+    tool manifest's), generated from the models."""
+    schema = McpRegistration.model_json_schema()
+    server = McpServer.model_json_schema()
+    defs = {**schema.pop("$defs", {}), **server.pop("$defs", {})}
+    server["properties"].pop("name", None)
+    server["required"] = [r for r in server.get("required", []) if r != "name"]
+    schema["properties"]["mcp"] = server
+    if defs:
+        schema["$defs"] = defs
+    schema["title"] = "MCP server registration"
+    return schema
+
+
+def write_mcp_schema() -> None:
+    MCP_SCHEMA_PATH.write_text(
+        json.dumps(mcp_registration_schema(), indent=2, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
+
+
+if __name__ == "__main__":  # python -m tools.custom.loading: regenerate the schema
+    write_mcp_schema()

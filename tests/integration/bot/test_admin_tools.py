@@ -298,3 +298,22 @@ async def test_a_server_that_goes_away_loses_its_tools_until_it_returns(
         assert "printers_printer_status" in two.services.registry.enabled_names()
     finally:
         server.stop()
+
+
+async def test_one_tool_of_a_server_is_switched_on_its_own(
+    bots: tuple[ChatSession, ChatSession],
+) -> None:
+    one, two = bots
+    admin = Admin(one)
+    assert (await admin.call("POST", body=_printers()))[0] == 201
+    status, row = await admin.call("POST", "/printers_restart_spooler/disable")
+    assert status == 200 and (row["kind"], row["enabled"]) == ("mcp tool", False)
+
+    await two.say("hello")
+    names = two.services.registry.enabled_names()
+    assert "printers_printer_status" in names
+    assert "printers_restart_spooler" not in names
+
+    assert (await admin.call("POST", "/printers_restart_spooler/enable"))[0] == 200
+    await two.say("hello again")
+    assert "printers_restart_spooler" in two.services.registry.enabled_names()

@@ -209,3 +209,15 @@ async def test_a_registered_tool_cannot_shadow_a_built_in(engine: AsyncEngine) -
     await registry.refresh()
     [tool] = registry.tools_for(ALICE)
     assert tool.description == "Search the IT knowledge base for answers."
+
+
+def test_the_published_mcp_schema_is_the_generated_one() -> None:
+    import json
+
+    from tools.custom.loading import MCP_SCHEMA_PATH, mcp_registration_schema
+
+    published = json.loads(MCP_SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert published == json.loads(json.dumps(mcp_registration_schema())), (
+        "regenerate with: python -m tools.custom.loading"
+    )
+    assert "transport" in published["properties"]["mcp"]["properties"]
