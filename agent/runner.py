@@ -323,6 +323,21 @@ class Copilot:
 
         return await self._reply_after_run(config, thread_id, human_id=human.id)
 
+    async def anote_employee_words(
+        self, *, requester: Requester, conversation_id: str, lines: Sequence[str]
+    ) -> None:
+        """Add what the employee wrote outside a turn (to a person, while a
+        hand-off waited) to the conversation, so that a ticket drafted from it
+        carries those words too. No model runs."""
+        if not lines:
+            return
+        config = self.config_for(requester, conversation_id)
+        snapshot = await self.graph.aget_state(config)
+        if snapshot.next:
+            return  # a paused step: leave the thread as it is
+        messages = [HumanMessage(content=line, id=str(uuid.uuid4())) for line in lines]
+        await self.graph.aupdate_state(config, {"messages": messages}, as_node="model")
+
     def config_for(
         self, requester: Requester, conversation_id: str, *, private_chat: bool = False
     ) -> RunnableConfig:

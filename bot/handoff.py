@@ -674,7 +674,20 @@ class HandoffDesk:
             tenant_id=handoff.tenant_id,
             name=handoff.employee_name,
         )
+        held = [
+            m.text
+            for m in await store.transcript_of(self.engine, handoff.handoff_id)
+            if m.direction == "to_agent" and m.text.strip()
+        ]
         async with self.gate.hold(f"{handoff.tenant_id}:{handoff.conversation_id}"):
+            # What they wrote for the person who never came belongs on the ticket.
+            note = getattr(self.copilot, "anote_employee_words", None)
+            if note is not None:
+                await note(
+                    requester=requester,
+                    conversation_id=handoff.conversation_id,
+                    lines=held,
+                )
             reply = await self.copilot.arun_turn(
                 requester=requester,
                 conversation_id=handoff.conversation_id,

@@ -260,6 +260,7 @@ async def test_nobody_takes_it_in_time_so_a_ticket_is_offered() -> None:
         await chat.say("my monitor flickers")
         await _designate(chat)
         handoff, _ = await _open(chat, overdue=True)
+        await _employee_writes(chat, "it is the left screen, error 809 on the dock")
         before = len(chat.connector.calls)
 
         relay = chat._app[HANDOFF_JOBS_KEY]
@@ -276,6 +277,8 @@ async def test_nobody_takes_it_in_time_so_a_ticket_is_offered() -> None:
         drafted = [c for c in told if render(c.activity)[1]]
         assert drafted, "the drafted ticket card reaches the employee"
         assert "monitor" in _card_text(drafted[0].activity).lower()
+        # What they wrote while waiting for a person is on the ticket too.
+        assert "error 809" in _card_text(drafted[0].activity)
         # The help desk's own request for the ticket is not the employee's
         # words: neither the draft nor the transcript carries it.
         assert "help desk, not the employee" not in _card_text(drafted[0].activity)
