@@ -18,6 +18,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator, Callable
 from functools import partial
@@ -147,7 +148,7 @@ def _texts(chat: ChatSession) -> list[str]:
     return [render(m)[0] for m in chat.connector.messages()]
 
 
-def _approval_card(chat: ChatSession) -> tuple[str, dict[str, Any]]:
+def _newest_card(chat: ChatSession) -> tuple[str, dict[str, Any]] | None:
     """The newest approval card in ``chat``: its activity id and Approve data."""
     for call in reversed(chat.connector.calls):
         for attachment in call.activity.get("attachments") or []:
@@ -155,6 +156,20 @@ def _approval_card(chat: ChatSession) -> tuple[str, dict[str, Any]]:
                 data = action.get("data") or {}
                 if data.get("action") == "asset_approve":
                     return call.activity_id, data
+    return None
+
+
+async def _approval_card(chat: ChatSession) -> tuple[str, dict[str, Any]]:
+    """The newest approval card in ``chat``: its activity id and Approve data.
+
+    Waits a little for one: every bot process runs a notifier, and another
+    process's pass may be the one that sends it.
+    """
+    for _ in range(100):
+        found = _newest_card(chat)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.1)
     raise AssertionError("no approval card arrived")
 
 
@@ -193,7 +208,7 @@ async def _card_reaches_dana(
     """Alex asks for Project; the approval card lands in Dana's chat."""
     await _ask_for_project(alex)
     await _deliver(alex, dana)
-    return _approval_card(dana)
+    return await _approval_card(dana)
 
 
 async def _news(alex: ChatSession) -> str:

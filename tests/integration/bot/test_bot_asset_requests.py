@@ -9,6 +9,7 @@ runs on SQLite and, where it is reachable, on PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,7 +50,7 @@ def _texts(chat: ChatSession) -> list[str]:
     return [render(m)[0] for m in chat.connector.messages()]
 
 
-def _approval_card(chat: ChatSession) -> tuple[str, dict[str, Any]]:
+def _newest_card(chat: ChatSession) -> tuple[str, dict[str, Any]] | None:
     """The newest approval card in ``chat``: its activity id and Approve data."""
     for call in reversed(chat.connector.calls):
         for attachment in call.activity.get("attachments") or []:
@@ -57,6 +58,20 @@ def _approval_card(chat: ChatSession) -> tuple[str, dict[str, Any]]:
                 data = action.get("data") or {}
                 if data.get("action") == "asset_approve":
                     return call.activity_id, data
+    return None
+
+
+async def _approval_card(chat: ChatSession) -> tuple[str, dict[str, Any]]:
+    """The newest approval card in ``chat``: its activity id and Approve data.
+
+    Waits a little for one: every bot process runs a notifier, and another
+    process's pass may be the one that sends it.
+    """
+    for _ in range(100):
+        found = _newest_card(chat)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.1)
     raise AssertionError("no approval card arrived")
 
 
@@ -110,7 +125,7 @@ async def test_a_software_request_approved_by_the_manager_is_granted(
     alex, dana = people
     await _ask_for_project(alex)
     await _deliver(alex, dana)
-    card_id, data = _approval_card(dana)
+    card_id, data = await _approval_card(dana)
     card = next(t for t in _texts(dana) if "Approve Microsoft Project Plan 3" in t)
     for shown in (
         "Alex Employee",
@@ -142,7 +157,7 @@ async def test_a_rejection_with_a_comment_reaches_the_employee_and_grants_nothin
     alex, dana = people
     await _ask_for_project(alex)
     await _deliver(alex, dana)
-    card_id, data = _approval_card(dana)
+    card_id, data = await _approval_card(dana)
 
     answer = await _click(
         dana, card_id, data, approve=False, comment="not in this quarter's budget"
@@ -162,7 +177,7 @@ async def test_two_clicks_and_a_resent_activity_grant_once(
     alex, dana = people
     await _ask_for_project(alex)
     await _deliver(alex, dana)
-    card_id, data = _approval_card(dana)
+    card_id, data = await _approval_card(dana)
 
     first = await _click(dana, card_id, data, approve=True, activity_id="click-1")
     resent = await _click(dana, card_id, data, approve=True, activity_id="click-1")
@@ -185,7 +200,7 @@ async def test_only_the_approver_asked_can_decide(
     alex, dana = people
     await _ask_for_project(alex)
     await _deliver(alex, dana)
-    card_id, data = _approval_card(dana)
+    card_id, data = await _approval_card(dana)
 
     # Alex forges Dana's click in his own chat.
     forged = await _click(alex, card_id, data, approve=True)
@@ -244,11 +259,11 @@ async def test_an_undecided_request_is_reminded_then_escalated_to_the_approvers_
     async with ChatSession(services.settings, as_user="riley-chen") as riley:
         await riley.say("hello")
         await _deliver(riley)
-        card_id, data = _approval_card(riley)
+        card_id, data = await _approval_card(riley)
         assert (await _click(riley, card_id, data, approve=True))[0].startswith(
             "Approved REQ1000001"
         )
-    card_id, data = _approval_card(dana)
+    card_id, data = await _approval_card(dana)
     assert await _click(dana, card_id, data, approve=False) == [
         "REQ1000001 was already decided: done."
     ]
@@ -263,7 +278,7 @@ async def test_an_approved_laptop_goes_to_the_hardware_queue_as_a_ticket(
     assert "Request Standard laptop" in render(card[-1])[0]
     await alex.say("1")
     await _deliver(alex, dana)
-    card_id, data = _approval_card(dana)
+    card_id, data = await _approval_card(dana)
 
     await _click(dana, card_id, data, approve=True)
 
@@ -282,7 +297,7 @@ async def test_a_waiting_request_can_be_cancelled_and_its_card_then_decides_noth
     alex, dana = people
     await _ask_for_project(alex)
     await _deliver(alex, dana)
-    card_id, data = _approval_card(dana)
+    card_id, data = await _approval_card(dana)
 
     card = await alex.say("cancel my request")
     assert "Cancel REQ1000001" in render(card[-1])[0]
@@ -312,7 +327,7 @@ async def test_a_request_and_its_approval_survive_a_bot_restart(
         await dana.say("hello")
         await _ask_for_project(alex)
         await _deliver(alex, dana)
-        card_id, data = _approval_card(dana)
+        card_id, data = await _approval_card(dana)
     # Every bot process is gone; new ones start on the same database, and
     # Dana clicks the card she received before the restart.
     async with (
@@ -356,10 +371,10 @@ async def test_an_approver_who_never_used_the_bot_gets_the_card_later_and_the_fa
         async with ChatSession(settings, as_user="dana-park") as dana:
             await dana.say("hello")
             await _deliver(alex, dana)
-            card_id, data = _approval_card(dana)
+            card_id, data = await _approval_card(dana)
             answer = await _click(dana, card_id, data, approve=True)
             assert answer == ["Approved REQ1000001. Alex Employee has been told."]
-        card_id, data = _approval_card(riley)
+        card_id, data = await _approval_card(riley)
         assert await _click(riley, card_id, data, approve=True) == [
             "REQ1000001 was already decided: done."
         ]
@@ -389,7 +404,7 @@ async def test_an_approver_gets_the_waiting_card_as_soon_as_the_app_is_installed
             await dana._app[TASKS_KEY].join(wait_s=60)
             await _deliver(dana)
 
-            card_id, data = _approval_card(dana)
+            card_id, data = await _approval_card(dana)
             answer = await _click(dana, card_id, data, approve=True)
             assert answer == ["Approved REQ1000001. Alex Employee has been told."]
 
@@ -408,7 +423,7 @@ async def test_an_owner_asking_for_their_own_item_is_approved_by_their_manager(
         done = await dana.say("1")
         assert "waiting for Riley Chen to approve it" in render(done[-1])[0]
         await _deliver(dana, riley)
-        card_id, data = _approval_card(riley)
+        card_id, data = await _approval_card(riley)
         assert (await _click(riley, card_id, data, approve=True))[0].startswith(
             "Approved REQ1000001"
         )
