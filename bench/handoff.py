@@ -192,12 +192,17 @@ async def _open_taken(chat: ChatSession, n: int) -> tuple[ChatUser, str, str]:
         transcript=f"{employee.name}: monitor {n} flickers",
     )
     await _desk(chat).post_card(handoff)
+    # The app's own hand-off loop may have claimed the card's post first.
+    for _ in range(100):
+        stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
+        if stored is not None and stored.thread_id:
+            break
+        await asyncio.sleep(0.05)
+    if stored is None or not stored.thread_id:
+        raise RuntimeError(f"hand-off {n} has no thread")
     await store.take(
         chat.services.db, handoff.handoff_id, agent_id=AGENT.id, agent_name=AGENT.name
     )
-    stored = await store.get_handoff(chat.services.db, handoff.handoff_id)
-    if stored is None or not stored.thread_id:
-        raise RuntimeError(f"hand-off {n} has no thread")
     return employee, conversation, stored.thread_id
 
 
