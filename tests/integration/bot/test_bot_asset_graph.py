@@ -18,7 +18,6 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator, Callable
 from functools import partial
@@ -27,11 +26,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from fakes.asset_chat import approval_card, ask_for_project, deliver, texts
 from fakes.graph_server import FakeGraph, FixedTokenCredential
 
 import bot.chat
 import tools.directory
-from bot.app import NOTIFIER_KEY, TASKS_KEY
+from bot.app import TASKS_KEY
 from bot.chat import ChatSession, render
 from tools.assets import requests as store
 from tools.assets import workflow
@@ -138,41 +138,6 @@ async def people(
         yield alex, dana
 
 
-async def _deliver(*chats: ChatSession) -> None:
-    """One notifier pass in each bot process: what is due goes out now."""
-    for chat in chats:
-        await chat._app[NOTIFIER_KEY].run_once()
-
-
-def _texts(chat: ChatSession) -> list[str]:
-    return [render(m)[0] for m in chat.connector.messages()]
-
-
-def _newest_card(chat: ChatSession) -> tuple[str, dict[str, Any]] | None:
-    """The newest approval card in ``chat``: its activity id and Approve data."""
-    for call in reversed(chat.connector.calls):
-        for attachment in call.activity.get("attachments") or []:
-            for action in attachment.get("content", {}).get("actions") or []:
-                data = action.get("data") or {}
-                if data.get("action") == "asset_approve":
-                    return call.activity_id, data
-    return None
-
-
-async def _approval_card(chat: ChatSession) -> tuple[str, dict[str, Any]]:
-    """The newest approval card in ``chat``: its activity id and Approve data.
-
-    Waits a little for one: every bot process runs a notifier, and another
-    process's pass may be the one that sends it.
-    """
-    for _ in range(100):
-        found = _newest_card(chat)
-        if found is not None:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError("no approval card arrived")
-
-
 async def _approve(chat: ChatSession, card_id: str, data: dict[str, Any]) -> list[str]:
     """Click Approve on the card, as Teams posts it; the bot's answers."""
     before = len(chat.connector.calls)
@@ -193,28 +158,19 @@ async def _approve(chat: ChatSession, card_id: str, data: dict[str, Any]) -> lis
     ]
 
 
-async def _ask_for_project(alex: ChatSession) -> None:
-    asked = await alex.say("I need Microsoft Project")
-    assert "Why do you need Microsoft Project Plan 3?" in render(asked[0])[0]
-    card = await alex.say("to plan the Q1 product launch")
-    assert "Request Microsoft Project Plan 3" in render(card[-1])[0]
-    done = await alex.say("1")
-    assert "waiting for Dana Park to approve it" in render(done[-1])[0]
-
-
 async def _card_reaches_dana(
     alex: ChatSession, dana: ChatSession
 ) -> tuple[str, dict[str, Any]]:
     """Alex asks for Project; the approval card lands in Dana's chat."""
-    await _ask_for_project(alex)
-    await _deliver(alex, dana)
-    return await _approval_card(dana)
+    await ask_for_project(alex)
+    await deliver(alex, dana)
+    return await approval_card(dana)
 
 
 async def _news(alex: ChatSession) -> str:
     """The newest message the bot sent Alex on its own."""
-    await _deliver(alex)
-    return _texts(alex)[-1]
+    await deliver(alex)
+    return texts(alex)[-1]
 
 
 def _adds(graph: FakeGraph) -> list[tuple[str, str, Any]]:
@@ -259,10 +215,10 @@ async def test_the_approvers_card_reaches_the_manager_graph_names(
 
     # Graph was asked for Alex's manager by his Entra object id.
     assert ("GET", f"/v1.0/users/{ALEX}/manager", None) in graph.requests
-    card = next(t for t in _texts(dana) if "Approve Microsoft Project Plan 3" in t)
+    card = next(t for t in texts(dana) if "Approve Microsoft Project Plan 3" in t)
     for shown in ("Alex Employee", "to plan the Q1 product launch", "30.00 USD"):
         assert shown in card
-    assert not any("Approve Microsoft Project" in t for t in _texts(alex))
+    assert not any("Approve Microsoft Project" in t for t in texts(alex))
     [request] = await store.requests_of(alex.services.db, "local", ALEX)
     [asked] = await store.approvals_of(alex.services.db, request.seq)
     assert (asked.approver_id, asked.approver_name) == (DANA, "Dana Park")

@@ -9,15 +9,15 @@ runs on SQLite and, where it is reachable, on PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fakes.asset_chat import approval_card, ask_for_project, deliver, texts
 
-from bot.app import NOTIFIER_KEY, TASKS_KEY
+from bot.app import TASKS_KEY
 from bot.chat import ChatSession, message_activity, render
 from tools.assets import requests as store
 from tools.assets import workflow
@@ -38,41 +38,6 @@ async def people(
     ):
         await dana.say("hello")  # Dana has a chat with the bot to be reached in
         yield alex, dana
-
-
-async def _deliver(*chats: ChatSession) -> None:
-    """One notifier pass in each bot process: what is due goes out now."""
-    for chat in chats:
-        await chat._app[NOTIFIER_KEY].run_once()
-
-
-def _texts(chat: ChatSession) -> list[str]:
-    return [render(m)[0] for m in chat.connector.messages()]
-
-
-def _newest_card(chat: ChatSession) -> tuple[str, dict[str, Any]] | None:
-    """The newest approval card in ``chat``: its activity id and Approve data."""
-    for call in reversed(chat.connector.calls):
-        for attachment in call.activity.get("attachments") or []:
-            for action in attachment.get("content", {}).get("actions") or []:
-                data = action.get("data") or {}
-                if data.get("action") == "asset_approve":
-                    return call.activity_id, data
-    return None
-
-
-async def _approval_card(chat: ChatSession) -> tuple[str, dict[str, Any]]:
-    """The newest approval card in ``chat``: its activity id and Approve data.
-
-    Waits a little for one: every bot process runs a notifier, and another
-    process's pass may be the one that sends it.
-    """
-    for _ in range(100):
-        found = _newest_card(chat)
-        if found is not None:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError("no approval card arrived")
 
 
 async def _click(
@@ -106,15 +71,6 @@ async def _click(
     ]
 
 
-async def _ask_for_project(alex: ChatSession) -> None:
-    asked = await alex.say("I need Microsoft Project")
-    assert "Why do you need Microsoft Project Plan 3?" in render(asked[0])[0]
-    card = await alex.say("to plan the Q1 product launch")
-    assert "Request Microsoft Project Plan 3" in render(card[-1])[0]
-    done = await alex.say("1")
-    assert "waiting for Dana Park to approve it" in render(done[-1])[0]
-
-
 async def _is_member(chat: ChatSession, group: str, user: str = "local-user") -> bool:
     return await chat.services.directory.ais_member(group, user)
 
@@ -123,10 +79,10 @@ async def test_a_software_request_approved_by_the_manager_is_granted(
     people: tuple[ChatSession, ChatSession],
 ) -> None:
     alex, dana = people
-    await _ask_for_project(alex)
-    await _deliver(alex, dana)
-    card_id, data = await _approval_card(dana)
-    card = next(t for t in _texts(dana) if "Approve Microsoft Project Plan 3" in t)
+    await ask_for_project(alex)
+    await deliver(alex, dana)
+    card_id, data = await approval_card(dana)
+    card = next(t for t in texts(dana) if "Approve Microsoft Project Plan 3" in t)
     for shown in (
         "Alex Employee",
         "to plan the Q1 product launch",
@@ -138,8 +94,8 @@ async def test_a_software_request_approved_by_the_manager_is_granted(
 
     assert answer == ["Approved REQ1000001. Alex Employee has been told."]
     assert await _is_member(alex, PROJECT_GROUP)
-    await _deliver(alex)
-    news = _texts(alex)[-1]
+    await deliver(alex)
+    news = texts(alex)[-1]
     assert "Dana Park approved REQ1000001" in news
     assert "you now have Microsoft Project Plan 3" in news
     [request] = await store.requests_of(alex.services.db, "local", "local-user")
@@ -155,9 +111,9 @@ async def test_a_rejection_with_a_comment_reaches_the_employee_and_grants_nothin
     people: tuple[ChatSession, ChatSession],
 ) -> None:
     alex, dana = people
-    await _ask_for_project(alex)
-    await _deliver(alex, dana)
-    card_id, data = await _approval_card(dana)
+    await ask_for_project(alex)
+    await deliver(alex, dana)
+    card_id, data = await approval_card(dana)
 
     answer = await _click(
         dana, card_id, data, approve=False, comment="not in this quarter's budget"
@@ -165,8 +121,8 @@ async def test_a_rejection_with_a_comment_reaches_the_employee_and_grants_nothin
 
     assert answer == ["Rejected REQ1000001. Alex Employee has been told."]
     assert not await _is_member(alex, PROJECT_GROUP)
-    await _deliver(alex)
-    assert "not in this quarter's budget" in _texts(alex)[-1]
+    await deliver(alex)
+    assert "not in this quarter's budget" in texts(alex)[-1]
     status = await alex.say("show my requests")
     assert "REQ1000001: Microsoft Project Plan 3: rejected" in render(status[-1])[0]
 
@@ -175,9 +131,9 @@ async def test_two_clicks_and_a_resent_activity_grant_once(
     people: tuple[ChatSession, ChatSession],
 ) -> None:
     alex, dana = people
-    await _ask_for_project(alex)
-    await _deliver(alex, dana)
-    card_id, data = await _approval_card(dana)
+    await ask_for_project(alex)
+    await deliver(alex, dana)
+    card_id, data = await approval_card(dana)
 
     first = await _click(dana, card_id, data, approve=True, activity_id="click-1")
     resent = await _click(dana, card_id, data, approve=True, activity_id="click-1")
@@ -198,9 +154,9 @@ async def test_only_the_approver_asked_can_decide(
     people: tuple[ChatSession, ChatSession],
 ) -> None:
     alex, dana = people
-    await _ask_for_project(alex)
-    await _deliver(alex, dana)
-    card_id, data = await _approval_card(dana)
+    await ask_for_project(alex)
+    await deliver(alex, dana)
+    card_id, data = await approval_card(dana)
 
     # Alex forges Dana's click in his own chat.
     forged = await _click(alex, card_id, data, approve=True)
@@ -218,15 +174,15 @@ async def test_what_is_held_or_not_allowed_is_refused_before_anyone_is_asked(
     laptop = await alex.say("I need a developer laptop to compile our apps")
     assert "not available for your role or department" in render(laptop[0])[0]
     assert await store.requests_of(alex.services.db, "local", "local-user") == []
-    await _deliver(alex, dana)
-    assert not any("Approve" in t for t in _texts(dana))
+    await deliver(alex, dana)
+    assert not any("Approve" in t for t in texts(dana))
 
 
 async def test_an_undecided_request_is_reminded_then_escalated_to_the_approvers_manager(
     people: tuple[ChatSession, ChatSession],
 ) -> None:
     alex, dana = people
-    await _ask_for_project(alex)
+    await ask_for_project(alex)
     services = alex.services
     [request] = await store.requests_of(services.db, "local", "local-user")
     hours = services.settings.asset_remind_hours
@@ -252,18 +208,18 @@ async def test_an_undecided_request_is_reminded_then_escalated_to_the_approvers_
         ("Dana Park", "manager", "pending"),
         ("Riley Chen", "escalated", "pending"),
     ]
-    await _deliver(alex, dana)
-    assert any("Reminder: Approve Microsoft Project Plan 3" in t for t in _texts(dana))
+    await deliver(alex, dana)
+    assert any("Reminder: Approve Microsoft Project Plan 3" in t for t in texts(dana))
 
     # Riley decides first; Dana's card is then already decided.
     async with ChatSession(services.settings, as_user="riley-chen") as riley:
         await riley.say("hello")
-        await _deliver(riley)
-        card_id, data = await _approval_card(riley)
+        await deliver(riley)
+        card_id, data = await approval_card(riley)
         assert (await _click(riley, card_id, data, approve=True))[0].startswith(
             "Approved REQ1000001"
         )
-    card_id, data = await _approval_card(dana)
+    card_id, data = await approval_card(dana)
     assert await _click(dana, card_id, data, approve=False) == [
         "REQ1000001 was already decided: done."
     ]
@@ -277,8 +233,8 @@ async def test_an_approved_laptop_goes_to_the_hardware_queue_as_a_ticket(
     card = await alex.say("my laptop is five years old, I need a new one")
     assert "Request Standard laptop" in render(card[-1])[0]
     await alex.say("1")
-    await _deliver(alex, dana)
-    card_id, data = await _approval_card(dana)
+    await deliver(alex, dana)
+    card_id, data = await approval_card(dana)
 
     await _click(dana, card_id, data, approve=True)
 
@@ -287,17 +243,17 @@ async def test_an_approved_laptop_goes_to_the_hardware_queue_as_a_ticket(
     ticket = await alex.services.tickets.aget(request.ticket)
     assert ticket.assignment_group == "Hardware Fulfilment"
     assert "Dell Latitude 7450" in ticket.description
-    await _deliver(alex)
-    assert f"{request.ticket} went to Hardware Fulfilment" in _texts(alex)[-1]
+    await deliver(alex)
+    assert f"{request.ticket} went to Hardware Fulfilment" in texts(alex)[-1]
 
 
 async def test_a_waiting_request_can_be_cancelled_and_its_card_then_decides_nothing(
     people: tuple[ChatSession, ChatSession],
 ) -> None:
     alex, dana = people
-    await _ask_for_project(alex)
-    await _deliver(alex, dana)
-    card_id, data = await _approval_card(dana)
+    await ask_for_project(alex)
+    await deliver(alex, dana)
+    card_id, data = await approval_card(dana)
 
     card = await alex.say("cancel my request")
     assert "Cancel REQ1000001" in render(card[-1])[0]
@@ -325,9 +281,9 @@ async def test_a_request_and_its_approval_survive_a_bot_restart(
         ChatSession(settings, as_user="dana-park") as dana,
     ):
         await dana.say("hello")
-        await _ask_for_project(alex)
-        await _deliver(alex, dana)
-        card_id, data = await _approval_card(dana)
+        await ask_for_project(alex)
+        await deliver(alex, dana)
+        card_id, data = await approval_card(dana)
     # Every bot process is gone; new ones start on the same database, and
     # Dana clicks the card she received before the restart.
     async with (
@@ -363,18 +319,18 @@ async def test_an_approver_who_never_used_the_bot_gets_the_card_later_and_the_fa
             "or Riley Chen, as they have not used me in Teams yet"
             in render(done[-1])[0]
         )
-        await _deliver(alex, riley)
-        assert any("fallback approver" in t for t in _texts(riley))
+        await deliver(alex, riley)
+        assert any("fallback approver" in t for t in texts(riley))
 
         # Dana has never written to the bot: her card waits for her. Once she
         # does, it arrives, and the first decision (hers) counts.
         async with ChatSession(settings, as_user="dana-park") as dana:
             await dana.say("hello")
-            await _deliver(alex, dana)
-            card_id, data = await _approval_card(dana)
+            await deliver(alex, dana)
+            card_id, data = await approval_card(dana)
             answer = await _click(dana, card_id, data, approve=True)
             assert answer == ["Approved REQ1000001. Alex Employee has been told."]
-        card_id, data = await _approval_card(riley)
+        card_id, data = await approval_card(riley)
         assert await _click(riley, card_id, data, approve=True) == [
             "REQ1000001 was already decided: done."
         ]
@@ -386,8 +342,8 @@ async def test_an_approver_gets_the_waiting_card_as_soon_as_the_app_is_installed
 ) -> None:
     settings = load_settings(database_url=app_database_url)
     async with ChatSession(settings) as alex:
-        await _ask_for_project(alex)
-        await _deliver(alex)  # Dana has no chat with the bot: the card waits
+        await ask_for_project(alex)
+        await deliver(alex)  # Dana has no chat with the bot: the card waits
         async with ChatSession(settings, as_user="dana-park") as dana:
             # Installing the app for Dana: Teams adds the bot to her 1:1 chat.
             installed = message_activity(
@@ -402,9 +358,9 @@ async def test_an_approver_gets_the_waiting_card_as_soon_as_the_app_is_installed
             installed["membersAdded"] = [{"id": installed["recipient"]["id"]}]
             assert await dana.post(installed) == 200
             await dana._app[TASKS_KEY].join(wait_s=60)
-            await _deliver(dana)
+            await deliver(dana)
 
-            card_id, data = await _approval_card(dana)
+            card_id, data = await approval_card(dana)
             answer = await _click(dana, card_id, data, approve=True)
             assert answer == ["Approved REQ1000001. Alex Employee has been told."]
 
@@ -422,8 +378,8 @@ async def test_an_owner_asking_for_their_own_item_is_approved_by_their_manager(
         await dana.say("to cover for the finance team in January")
         done = await dana.say("1")
         assert "waiting for Riley Chen to approve it" in render(done[-1])[0]
-        await _deliver(dana, riley)
-        card_id, data = await _approval_card(riley)
+        await deliver(dana, riley)
+        card_id, data = await approval_card(riley)
         assert (await _click(riley, card_id, data, approve=True))[0].startswith(
             "Approved REQ1000001"
         )
@@ -481,9 +437,9 @@ async def test_a_password_typed_into_the_chat_is_stored_and_shown_nowhere(
     )
     assert "design reviews with the product team" in render(card[-1])[0]
     await alex.say("1")
-    await _deliver(alex, dana)
+    await deliver(alex, dana)
 
-    shown = " ".join(_texts(alex) + _texts(dana))
+    shown = " ".join(texts(alex) + texts(dana))
     assert "design reviews" in shown and "Summer2024" not in shown
     data_dir = alex.settings.data_dir
     for path in data_dir.rglob("*"):
