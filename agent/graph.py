@@ -40,7 +40,7 @@ from agent.trimming import repair_tool_pairs, trim_history
 from tools.approvals import finish
 from tools.conversation import CONVERSATION_KEY
 from tools.identity import requester_from_config
-from tools.registry import APPROVE_KEY, NOTHING_DONE_KEY, ToolRegistry
+from tools.registry import APPROVE_KEY, NOTHING_DONE_KEY, ToolRegistry, conversation_of
 from tools.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -175,12 +175,10 @@ def _conversation(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """The redacted digest of the thread for a tool that takes it."""
     requester = requester_from_config(config)
     thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
-    # The thread id is "tenant:conversation"; the host's id is the rest.
-    conversation_id = thread_id.split(":", 1)[1] if ":" in thread_id else None
     return digest(
         state["messages"],
         employee=requester.name or "Employee",
-        conversation_id=conversation_id,
+        conversation_id=conversation_of(thread_id),
     ).to_payload()
 
 

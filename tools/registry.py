@@ -474,7 +474,7 @@ async def _count_call(
         engine,
         settings,
         tenant_id=requester.tenant_id,
-        conversation_id=conversation_of(context.thread_id),
+        conversation_id=conversation_of(context.thread_id) or "",
         user_id=requester.object_id,
         tool=tool,
         failed=failure is not None,
@@ -482,9 +482,12 @@ async def _count_call(
     )
 
 
-def conversation_of(thread_id: str | None) -> str:
-    """The host's conversation id of a thread (``<tenant>:<conversation>``)."""
-    return (thread_id or "").split(":", 1)[-1]
+def conversation_of(thread_id: str | None) -> str | None:
+    """The host's conversation id of a thread (``<tenant>:<conversation>``,
+    see :func:`agent.runner.thread_id_for`); None without one."""
+    if not thread_id or ":" not in thread_id:
+        return None
+    return thread_id.split(":", 1)[1]
 
 
 _NO_WORKAROUND = (

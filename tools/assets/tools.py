@@ -29,7 +29,13 @@ from tools.assets.catalog import (
 from tools.assets.requests import AssetRequest
 from tools.errors import MissingDetail, ToolError
 from tools.redact import clean_for_ticket as redact
-from tools.registry import NOTHING_DONE_KEY, USER_MESSAGE_KEY, ToolContext, ToolResult
+from tools.registry import (
+    NOTHING_DONE_KEY,
+    USER_MESSAGE_KEY,
+    ToolContext,
+    ToolResult,
+    conversation_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +166,7 @@ async def request_item(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         requester_id=requester.object_id,
         requester_name=user.display_name,
         requester_upn=user.upn,
-        conversation_id=_conversation_id(ctx),
+        conversation_id=conversation_of(ctx.thread_id),
         item_id=item.id,
         item_name=item.name,
         kind=item.kind,
@@ -458,11 +464,3 @@ async def _my_request(ctx: ToolContext, args: dict[str, Any]) -> AssetRequest:
             "to see them.",
         )
     return found
-
-
-def _conversation_id(ctx: ToolContext) -> str | None:
-    conversation = ctx.conversation
-    if conversation is not None and conversation.conversation_id:
-        return conversation.conversation_id
-    thread = ctx.thread_id or ""
-    return thread.split(":", 1)[1] if ":" in thread else None

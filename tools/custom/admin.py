@@ -81,7 +81,7 @@ async def list_tools(services: Any) -> list[ToolRow]:
                 version=switch.version if switch is not None else None,
                 health=None,
                 side_effects=manifest.side_effects,
-                summary=manifest.summary or _first_line(manifest.description),
+                summary=manifest.summary or loading.first_line(manifest.description),
                 updated_by=switch.updated_by if switch is not None else None,
             )
         )
@@ -321,10 +321,6 @@ async def _audit(services: Any, by: str, action: str, name: str) -> None:
         await arecord(services.db, event)
     except Exception:
         logger.exception("could not audit %s", action)
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def _jsonable(value: Any) -> Any:

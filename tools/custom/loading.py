@@ -96,7 +96,7 @@ def parse(source: str) -> ParsedTool:
         name=custom.name,
         kind="http" if custom.http is not None else "openapi",
         side_effects=custom.side_effects,
-        summary=custom.summary or _first_line(custom.description),
+        summary=custom.summary or first_line(custom.description),
         custom=custom,
         roles=list(custom.roles),
     )
@@ -245,7 +245,7 @@ def _approved(manifest: ToolManifest, impl: ToolImpl) -> ToolImpl:
                 approval_id="",
                 tool=manifest.name,
                 title=manifest.summary or f"Run {manifest.name}",
-                action=_first_line(manifest.description),
+                action=first_line(manifest.description),
                 requester_id=me,
                 subject_id=me,
                 approver_id=me,
@@ -348,7 +348,8 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """A description's first line, for summaries and cards."""
     return text.strip().splitlines()[0] if text.strip() else ""
 
 

@@ -23,7 +23,7 @@ from tools.errors import ToolError
 from tools.handoff import store
 from tools.handoff.hours import describe_opening, next_opening, open_now
 from tools.redact import clean_for_ticket as redact
-from tools.registry import USER_MESSAGE_KEY, ToolContext, ToolResult
+from tools.registry import USER_MESSAGE_KEY, ToolContext, ToolResult, conversation_of
 from tools.tickets.base import CATEGORIES
 from tools.tickets.drafting import categorise, problem_lines
 
@@ -58,7 +58,7 @@ async def handoff_to_person(args: dict[str, Any], ctx: ToolContext) -> ToolResul
     engine = ctx.services.db
     requester = ctx.requester
     conversation = ctx.conversation or Conversation()
-    conversation_id = conversation.conversation_id or _from_thread(ctx.thread_id)
+    conversation_id = conversation.conversation_id or conversation_of(ctx.thread_id)
     if not conversation_id:
         raise ToolError(
             "handoff_to_person ran outside a conversation",
@@ -194,13 +194,6 @@ def _summary(args: dict[str, Any], lines: list[str], *, who: str) -> str:
         text = " / ".join(lines) if lines else f"{who} asked to talk to a person."
     text = redact(text)
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1] + "…"
-
-
-def _from_thread(thread_id: str | None) -> str | None:
-    # Threads are "<tenant>:<conversation>" (see the agent's runner).
-    if not thread_id or ":" not in thread_id:
-        return None
-    return thread_id.split(":", 1)[1]
 
 
 async def _audit(ctx: ToolContext, outcome: AuditOutcome, detail: str) -> None:

@@ -428,7 +428,9 @@ async def create_ticket(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         ctx.services,
         "ticket_opened",
         tenant_id=ctx.requester.tenant_id,
-        conversation_id=conversation.conversation_id or conversation_of(ctx.thread_id),
+        conversation_id=conversation.conversation_id
+        or conversation_of(ctx.thread_id)
+        or "",
         user_id=ctx.requester.object_id,
         reason=chosen["category"],
     )
