@@ -10,6 +10,12 @@ Who may call it:
 - In local mode, the ``X-Admin-Key`` header equal to ``HELPDESK_ADMIN_KEY``;
   with no key set the API refuses everyone.
 
+The dashboard under ``/admin`` (:mod:`bot.admin_dashboard`) uses the same
+checks and also signs a browser in with a session cookie. This API does not
+take that cookie: it stays header-only, because some of its writes (a
+``text/plain`` manifest, a bodyless enable or disable) are requests that a
+form on another site could send along with the cookie.
+
 Routes (JSON in and out; a manifest may be sent as YAML):
 
     GET    /admin/api/tools                 every tool, built-in and registered
@@ -79,21 +85,48 @@ class AdminAuth:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def check(self, request: web.Request) -> Admin:
-        """The admin behind ``request``.
+        """The admin behind ``request``, from its headers.
 
         Raises:
             Refused: 401 without valid credentials, 403 without the role.
         """
-        settings = self.settings
-        if settings.local_mode:
-            return self._by_key(request)
+        if self.settings.local_mode:
+            return self.check_key(request.headers.get("X-Admin-Key", ""))
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Refused(
                 401, "send an Entra ID bearer token (Authorization: Bearer …)"
             )
-        claims = await self._claims(token.strip())
+        return await self.check_token(token.strip())
+
+    async def check_credential(self, credential: str) -> Admin:
+        """The admin behind a pasted credential (the dashboard's sign-in form).
+
+        Args:
+            credential: in local mode the admin key; otherwise an Entra access
+                token for this app, with or without a leading ``Bearer``.
+
+        Raises:
+            Refused: 401 for a wrong key or token, 403 without the role.
+        """
+        if self.settings.local_mode:
+            return self.check_key(credential.strip())
+        scheme, _, rest = credential.strip().partition(" ")
+        token = rest.strip() if scheme.lower() == "bearer" else credential.strip()
+        if not token:
+            raise Refused(401, "paste an Entra ID access token for this app")
+        return await self.check_token(token)
+
+    async def check_token(self, token: str) -> Admin:
+        """The admin behind an Entra access token (signed mode).
+
+        Raises:
+            Refused: 401 for a bad token, 403 without the admin role, 503 when
+                the signing keys cannot be read.
+        """
+        settings = self.settings
+        claims = await self._claims(token)
         roles = claims.get("roles") or []
         if not isinstance(roles, list) or settings.admin_role not in roles:
             raise Refused(
@@ -115,7 +148,12 @@ class AdminAuth:
         )
         return Admin(who=who, requester=requester)
 
-    def _by_key(self, request: web.Request) -> Admin:
+    def check_key(self, given: str) -> Admin:
+        """The admin behind the local admin key ``given`` (local mode).
+
+        Raises:
+            Refused: 403 when no key is set, 401 when ``given`` is not it.
+        """
         wanted = self.settings.admin_key
         if wanted is None:
             raise Refused(
@@ -123,7 +161,6 @@ class AdminAuth:
                 "the admin API is off in local mode until HELPDESK_ADMIN_KEY is "
                 "set; then send it in the X-Admin-Key header",
             )
-        given = request.headers.get("X-Admin-Key", "")
         if not hmac.compare_digest(given.encode(), wanted.get_secret_value().encode()):
             raise Refused(401, "send the HELPDESK_ADMIN_KEY value in X-Admin-Key")
         return Admin(
