@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import admin_api, itsm_webhook
+from bot import admin_api, admin_dashboard, itsm_webhook
 from bot.adapter import BotHost
 from bot.admin_api import AdminAuth
 from bot.handler import TurnHandler
@@ -155,6 +155,7 @@ def create_app(
     app.router.add_get("/readyz", _readyz)
     app[ADMIN_AUTH_KEY] = AdminAuth(settings)
     admin_api.add_routes(app, ADMIN_AUTH_KEY, SERVICES_KEY)
+    admin_dashboard.add_routes(app, ADMIN_AUTH_KEY, SERVICES_KEY)
     return app
 
 
