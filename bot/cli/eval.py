@@ -28,6 +28,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent.checkpoint import open_checkpointer
@@ -247,19 +249,32 @@ async def run_case(case: GoldenCase, base: Settings, folder: Path) -> CaseResult
     )
 
 
+def embedded_settings(base: Settings, data_dir: Path, **overrides: Any) -> Settings:
+    """The configured settings on fresh embedded back ends in ``data_dir``.
+
+    Args:
+        base: the configured settings (their model is kept).
+        data_dir: an empty folder for the run's app database, state and index.
+        **overrides: further settings, applied last.
+    """
+    return load_settings(
+        **{
+            **base.model_dump(exclude_unset=True),
+            **EMBEDDED_BACKENDS,
+            **STEADY_CLOCK,
+            **overrides,
+            "data_dir": data_dir,
+        }
+    )
+
+
 async def _case_settings(case: GoldenCase, base: Settings, folder: Path) -> Settings:
-    overrides: dict[str, Any] = {
-        **base.model_dump(exclude_unset=True),
-        **EMBEDDED_BACKENDS,
-        **STEADY_CLOCK,
-        **case.settings,
-        "data_dir": folder / "data",
-    }
+    overrides: dict[str, Any] = dict(case.settings)
     if case.setup.articles:
         overrides["kb_seed_dir"] = await asyncio.to_thread(
             _knowledge_folder, base.kb_seed_dir, case.setup.articles, folder / "kb"
         )
-    return load_settings(**overrides)
+    return embedded_settings(base, folder / "data", **overrides)
 
 
 def _knowledge_folder(seed: Path, articles: dict[str, str], folder: Path) -> Path:
@@ -284,7 +299,7 @@ async def _check_speaker(chat: ChatSession, case: GoldenCase) -> None:
 async def _prepare(chat: ChatSession, setup: Setup, settings: Settings) -> None:
     """Put the case's world in place through the product's own interfaces."""
     if setup.agents_channel:
-        await _open_agents_channel(chat, settings)
+        await open_agents_channel(chat, settings)
     tickets = chat.services.tickets
     for seed in setup.tickets:
         [person] = await chat.services.directory.afind_users(seed.caller, limit=1)
@@ -313,8 +328,12 @@ async def _prepare(chat: ChatSession, setup: Setup, settings: Settings) -> None:
             )
 
 
-async def _open_agents_channel(chat: ChatSession, settings: Settings) -> None:
-    """IT support designates its channel and says available, as in Teams."""
+async def open_agents_channel(chat: ChatSession, settings: Settings) -> None:
+    """IT support designates its channel and says available, as in Teams.
+
+    Raises:
+        ConfigError: the bot refused the channel's messages.
+    """
     [agent] = await chat.services.directory.afind_users(DEFAULT_AGENT, limit=1)
     speaker = ChatUser(agent.object_id, agent.display_name, chat.user.tenant_id)
     thread = f"{AGENTS_CHANNEL};messageid={uuid.uuid4().hex}"
@@ -338,12 +357,6 @@ async def _converse(
     chat: ChatSession, case: GoldenCase, run: CaseRun, settings: Settings
 ) -> None:
     db = chat.services.db
-    thread = {
-        "configurable": {
-            "thread_id": f"{chat.user.tenant_id}:{chat.conversation_id}",
-            "checkpoint_ns": "",
-        }
-    }
     audited = len(await audit_list(db, limit=_AUDIT_LIMIT))
     first_seen: dict[str, int] = {}
     choices_shown = 0
@@ -369,13 +382,24 @@ async def _converse(
             run.effects += [
                 EffectSeen(e.tool, e.outcome, step) for e in reversed(fresh)
             ]
-            saved = await saver.aget_tuple(thread)  # type: ignore[arg-type]
-            messages: list[BaseMessage] = (
-                list(saved.checkpoint["channel_values"].get("messages", []))
-                if saved is not None
-                else []
-            )
+            messages = await thread_messages(saver, chat)
             run.tool_calls = tool_calls_in(messages, step=step, first_seen=first_seen)
+
+
+async def thread_messages(
+    saver: BaseCheckpointSaver, chat: ChatSession
+) -> list[BaseMessage]:
+    """The messages of ``chat``'s conversation as the graph last saved them."""
+    thread: RunnableConfig = {
+        "configurable": {
+            "thread_id": f"{chat.user.tenant_id}:{chat.conversation_id}",
+            "checkpoint_ns": "",
+        }
+    }
+    saved = await saver.aget_tuple(thread)
+    if saved is None:
+        return []
+    return list(saved.checkpoint["channel_values"].get("messages", []))
 
 
 async def _observe_replies(
