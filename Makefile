@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BOT_PORT ?= 3978
 PLAYGROUND_PORT ?= 56150
 
-.PHONY: chat serve playground test test-fast lint typecheck bench eval clean
+.PHONY: chat serve playground test test-fast lint typecheck bench eval eval-tickets clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -74,6 +74,14 @@ typecheck: $(STAMP)
 EVAL_MIN_SCORE ?= 0.86
 eval: $(STAMP)
 	HELPDESK_MODEL_PROVIDER=offline $(BIN)/helpdesk eval manifests/golden/ --min-score $(EVAL_MIN_SCORE)
+
+## eval-tickets: real employee tickets through the whole bot with the offline model;
+## the share whose first action is the one manifests/routing/ documents, by label
+TICKETS ?= ../shared/data/tickets/it-service-tickets.jsonl
+TICKETS_MIN_SCORE ?= 0
+eval-tickets: $(STAMP)
+	@test -f "$(TICKETS)" || { echo "error: no tickets at $(TICKETS); run make eval-tickets TICKETS=path/to/tickets.jsonl (one JSON object a line: id, text, label)" >&2; exit 2; }
+	HELPDESK_MODEL_PROVIDER=offline $(BIN)/helpdesk eval-tickets "$(TICKETS)" --min-score $(TICKETS_MIN_SCORE)
 
 ## bench: knowledge-search latency, per-turn overhead, tickets per second and hand-off relay
 bench: $(STAMP)

@@ -36,6 +36,7 @@ _COMMAND_MODULES = (
     "tickets",
     "tools",
     "eval",
+    "eval_tickets",
     "report",
 )
 _DETAILS_HINT = "rerun with HELPDESK_LOG_LEVEL=DEBUG for details"
