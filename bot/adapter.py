@@ -194,8 +194,9 @@ class _ContextOutbox:
     def __init__(self, context: TurnContext) -> None:
         self._context = context
 
-    async def send(self, activity: dict[str, Any]) -> None:
-        await self._context.send_activity(to_sdk_activity(activity))
+    async def send(self, activity: dict[str, Any]) -> str | None:
+        response = await self._context.send_activity(to_sdk_activity(activity))
+        return response.id if response is not None else None
 
     async def typing(self) -> None:
         await self._context.send_activity(Activity(type=ActivityTypes.typing))

@@ -123,6 +123,15 @@ def render(
             )
     if sources:
         lines += ["Sources:", *sources]
+    suggested = [
+        action.get("title") or action.get("value") or ""
+        for action in (activity.get("suggestedActions") or {}).get("actions") or []
+        if action.get("type") == "imBack"
+    ]
+    if suggested:
+        lines.append(
+            "  (you can reply " + " or ".join(f'"{t}"' for t in suggested) + ")"
+        )
 
     choices: list[dict[str, Any]] = []
     for attachment in activity.get("attachments") or []:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,13 +25,20 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent.runner import Copilot, TurnReply, thread_id_for
-from bot import asset_cards, cards, handoff_cards, replies, ticket_news
+from bot import asset_cards, cards, followup_cards, handoff_cards, replies, ticket_news
 from bot.attachments import DownloadFailed, DownloadRules, download_files
 from bot.handoff import HandoffDesk
 from bot.inbound import Inbound
 from bot.mentions import clean_text, has_words
 from bot.serial import ConversationGate
-from tools.analytics import record_feedback, record_knowledge_gap, record_turn
+from tools.analytics import (
+    followups,
+    record_feedback,
+    record_fix_answer,
+    record_knowledge_gap,
+    record_satisfaction,
+    record_turn,
+)
 from tools.approvals import ApprovalRequest, get_approval, pending_for_thread
 from tools.assets import workflow as asset_workflow
 from tools.db import claim_activity, save_reference
@@ -56,8 +64,9 @@ T = TypeVar("T")
 class Outbox(Protocol):
     """Where the handler's answers go (the current conversation)."""
 
-    async def send(self, activity: dict[str, Any]) -> None:
-        """Send one activity (Bot Framework JSON) to the conversation."""
+    async def send(self, activity: dict[str, Any]) -> str | None:
+        """Send one activity (Bot Framework JSON) to the conversation;
+        returns the message id Teams gave it, when it gave one."""
         ...
 
     async def typing(self) -> None:
@@ -178,6 +187,10 @@ class TurnHandler:
             return
         if _overheard(inbound):
             return
+        rating = followup_cards.read_rating(inbound.value)
+        if rating is not None:
+            await self.on_rating(rating, inbound, outbox)
+            return
         ticket_reply = ticket_news.read_ticket_reply(inbound.value)
         if ticket_reply is not None:
             await self.on_ticket_reply(ticket_reply, inbound, outbox)
@@ -213,7 +226,106 @@ class TurnHandler:
             await outbox.send(
                 replies.text_activity(replies.files_not_kept(kept.failed))
             )
+        if await self._answered_fix_question(inbound, text, outbox):
+            return
         await self._run_turn(inbound, text, outbox)
+
+    async def _answered_fix_question(
+        self, inbound: Inbound, text: str, outbox: Outbox
+    ) -> bool:
+        """The employee's answer to "Did this fix it?", when one is open.
+
+        A yes is kept as resolved, thanked, and may bring the 1-5 card; the
+        turn ends there. A no is kept too, and the words go on to the model,
+        which offers the next step (another fix, a ticket or a person).
+        With no question open, "that worked, thanks" is only thanked (it is
+        not counted), and anything else is an ordinary message.
+        Returns True when nothing more should happen.
+        """
+        answer = followup_cards.read_fix_answer(text)
+        if answer is None:
+            return False
+        answered = await followups.aanswer_fix(
+            self.engine,
+            self.settings,
+            tenant_id=inbound.tenant_id,
+            conversation_id=inbound.conversation_id,
+            answer=answer,
+        )
+        if answered is None:
+            if followup_cards.says_it_works(text):
+                # "that worked, thanks" about an answer that did not ask (or
+                # asked already): a kind word, not a question for the model.
+                await outbox.send(
+                    replies.text_activity(followup_cards.glad_it_worked())
+                )
+                return True
+            return False  # no open question: an ordinary message
+        await record_fix_answer(
+            self.engine,
+            self.settings,
+            tenant_id=inbound.tenant_id,
+            conversation_id=inbound.conversation_id,
+            user_id=inbound.user_id,
+            fixed=answer == "fixed",
+            sources=answered.sources,
+        )
+        logger.info("fix question in %s answered: %s", inbound.conversation_id, answer)
+        if answer != "fixed":
+            return False
+        await outbox.send(replies.text_activity(followup_cards.glad_it_worked()))
+        await self._offer_satisfaction(inbound, outbox, "resolved")
+        return True
+
+    async def _offer_satisfaction(
+        self, inbound: Inbound, outbox: Outbox, reason: followups.AskReason
+    ) -> None:
+        """Send the 1-5 card, in a 1:1 chat, when this employee is due one."""
+        if not _is_personal(inbound):
+            return
+        ask_id = await followups.aclaim_satisfaction(
+            self.engine,
+            self.settings,
+            tenant_id=inbound.tenant_id,
+            user_id=inbound.user_id,
+            conversation_id=inbound.conversation_id,
+            reason=reason,
+        )
+        if ask_id is not None:
+            await outbox.send(followup_cards.satisfaction_activity(ask_id))
+
+    async def on_rating(
+        self, rating: followup_cards.Rating, inbound: Inbound, outbox: Outbox
+    ) -> None:
+        """A click on the 1-5 card: kept once, from its own employee."""
+        outcome = await followups.arate(
+            self.engine,
+            self.settings,
+            ask_id=rating.ask_id,
+            tenant_id=inbound.tenant_id,
+            user_id=inbound.user_id,
+            rating=rating.rating,
+        )
+        logger.info("satisfaction card in %s: %s", inbound.conversation_id, outcome)
+        if outcome == "rated":
+            await record_satisfaction(
+                self.engine,
+                self.settings,
+                tenant_id=inbound.tenant_id,
+                conversation_id=inbound.conversation_id,
+                user_id=inbound.user_id,
+                rating=rating.rating,
+            )
+        await outbox.send(
+            replies.text_activity(followup_cards.rating_reply(outcome, rating.rating))
+        )
+        if outcome == "rated" and inbound.reply_to_id:
+            try:
+                await outbox.update(
+                    inbound.reply_to_id, followup_cards.rated_activity(rating.rating)
+                )
+            except Exception as exc:  # a redraw is cosmetic
+                logger.warning("could not redraw a rating card: %s", type(exc).__name__)
 
     async def _route_handoff(self, inbound: Inbound, outbox: Outbox) -> bool:
         """Hand-off clicks and the agents' channel, and an employee's words
@@ -383,6 +495,8 @@ class TurnHandler:
             result.outcome,
         )
         await outbox.send(replies.text_activity(result.reply))
+        if result.outcome == "closed":
+            await self._offer_satisfaction(inbound, outbox, "ticket_closed")
         if result.redraw and inbound.reply_to_id:
             try:
                 event = await get_event(self.engine, choice.event_id)
@@ -523,29 +637,46 @@ class TurnHandler:
         )
 
     async def on_feedback(self, inbound: Inbound) -> InvokeResult:
-        """Thumbs up/down on an answer: acknowledge and log it.
+        """Thumbs up/down on an answer, with the comment the employee may type.
 
-        The reaction is an analytics event (:mod:`tools.analytics`).
+        Kept as analytics events (:mod:`tools.analytics`), tied to the
+        articles the answer cited; the comment is redacted before it is
+        stored. A second invoke for the same answer and person (a re-send)
+        changes nothing.
         """
         value = inbound.value if isinstance(inbound.value, dict) else {}
         action = value.get("actionValue")
-        reaction = action.get("reaction") if isinstance(action, dict) else None
+        action = action if isinstance(action, dict) else {}
+        reaction = action.get("reaction")
         logger.info(
             "feedback %s on activity %s in %s",
-            reaction or "<none>",
+            reaction if reaction in ("like", "dislike") else "<none>",
             inbound.reply_to_id or "<unknown>",
             inbound.conversation_id,
         )
-        if reaction in ("like", "dislike"):
-            # The typed comment is not kept: it may carry anything.
-            await record_feedback(
-                self.engine,
-                self.settings,
-                tenant_id=inbound.tenant_id,
-                conversation_id=inbound.conversation_id,
-                user_id=inbound.user_id,
-                positive=reaction == "like",
+        if reaction not in ("like", "dislike"):
+            return InvokeResult(200, {})
+        if inbound.reply_to_id:
+            key = (
+                f"feedback:{inbound.tenant_id}:{inbound.conversation_id}:"
+                f"{inbound.reply_to_id}:{inbound.user_id}"
             )
+            if not await claim_activity(self.engine, key):
+                return InvokeResult(200, {})
+        await record_feedback(
+            self.engine,
+            self.settings,
+            tenant_id=inbound.tenant_id,
+            conversation_id=inbound.conversation_id,
+            user_id=inbound.user_id,
+            positive=reaction == "like",
+            comment=_feedback_comment(action.get("feedback")),
+            sources=await followups.asources_of(
+                self.engine,
+                tenant_id=inbound.tenant_id,
+                activity_id=inbound.reply_to_id,
+            ),
+        )
         return InvokeResult(200, {})
 
     async def _run_turn(self, inbound: Inbound, text: str, outbox: Outbox) -> None:
@@ -625,9 +756,33 @@ class TurnHandler:
     async def _deliver(
         self, reply: TurnReply, inbound: Inbound, outbox: Outbox
     ) -> None:
-        """Send a turn's answer, then its secrets, then one card per approval."""
+        """Send a turn's answer, then its secrets, then one card per approval.
+
+        An answer from the knowledge base, in a 1:1 chat, that asks nothing
+        itself and waits on no card, asks "Did this fix it?". Every answer is
+        remembered with the articles it cited (see
+        :mod:`tools.analytics.followups`).
+        """
         if reply.text.strip() or not (reply.approvals or reply.secrets):
-            await outbox.send(replies.answer_activity(reply))
+            activity = replies.answer_activity(reply)
+            asks_fix = (
+                _is_personal(inbound)
+                and bool(reply.citations)
+                and not (reply.approvals or reply.secrets)
+                and "?" not in reply.text
+            )
+            if asks_fix:
+                activity = followup_cards.fix_question(activity)
+            activity_id = await outbox.send(activity)
+            await followups.aremember_answer(
+                self.engine,
+                self.settings,
+                tenant_id=inbound.tenant_id,
+                conversation_id=inbound.conversation_id,
+                activity_id=activity_id,
+                sources=[c.source for c in reply.citations],
+                asks_fix=asks_fix,
+            )
         await self._send_secrets(reply.secrets, inbound, outbox)
         for request in reply.approvals:
             await self._send_card(request, inbound, outbox)
@@ -705,6 +860,18 @@ class TurnHandler:
             )
         except Exception:
             logger.exception("could not send the apology [%s]", correlation_id)
+
+
+def _feedback_comment(raw: Any) -> str | None:
+    """The typed comment of a Teams feedback invoke (``{"feedbackText": …}``,
+    sent as a JSON string), or None."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    text = raw.get("feedbackText") if isinstance(raw, dict) else None
+    return text.strip() or None if isinstance(text, str) else None
 
 
 def _is_personal(inbound: Inbound) -> bool:

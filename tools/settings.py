@@ -236,6 +236,9 @@ class Settings(BaseSettings):
     tools may reach anyway, comma-separated; by default none."""
     analytics_retention_days: int = Field(default=365, ge=1, le=3650)
     """Analytics events older than this are deleted (daily)."""
+    satisfaction_every_days: int = Field(default=30, ge=0, le=365)
+    """The 1-5 satisfaction card goes to an employee at most once in this many
+    days (after a resolution or a closed ticket); 0 never sends it."""
     key_vault_url: str | None = None
     """Azure Key Vault that admin tools' ``keyvault:NAME`` secrets are read
     from (``https://<vault>.vault.azure.net``); unset, such tools fail with a

@@ -6,55 +6,38 @@ conversation and the employee, clean the detail, and never raise. The rules
 that turn events into outcomes are in :mod:`tools.analytics.outcomes`;
 ``helpdesk report`` shows the figures (:mod:`tools.analytics.report`).
 
-Where each event is to be recorded (none is wired in yet). Every helper takes
-the app engine and the settings, then the tenant id, the Teams conversation
-id and the employee's object id as they are, unhashed:
+Where each event is recorded. Every helper takes the app engine and the
+settings, then the tenant id, the Teams conversation id and the employee's
+object id as they are, unhashed:
 
 ``turn``
-    ``bot/handler.py``, ``_run_turn``: once ``_deliver`` has sent the reply,
-    ``record_turn(...)``. One per employee message the copilot answered; a
+    ``bot/handler.py``, once the reply to an employee's message went. A
     message relayed to a person in a live hand-off is not a turn.
 ``tool_call`` / ``tool_failed``
-    ``tools/registry.py``, the ``run`` closure of ``_as_langchain``: after
-    ``impl`` returns, ``record_tool(..., failed=False)``; in the
-    ``HelpdeskError`` branch, ``record_tool(..., failed=True,
-    reason=type(exc).__name__)``. Not for a pause at an approval
-    (``GraphBubbleUp``): the call runs again after the decision. The ids come
-    from ``context.requester`` and the tenant + conversation in ``thread_id``
-    (pass the conversation id itself if the hook can reach it).
-``ticket_opened``
-    ``tools/tickets/tools.py``, ``create_ticket``, after ``tickets.acreate``
-    returned: ``record_escalation(..., "ticket_opened", reason=category)``.
-``handoff_requested``
-    ``tools/handoff/tool.py``, after ``open_handoff`` created a new hand-off
-    (its second value is True): ``record_escalation(...,
-    "handoff_requested", reason=<the hand-off's reason>)``.
-``handoff_taken``
-    ``bot/handoff.py``, where an agent's click calls ``store.take`` and it
-    returns True: ``record_escalation(..., "handoff_taken", user_id=<the
-    employee, not the agent>, reason=<the hand-off's reason>)``.
-``resolved_by_user``
-    Wherever the employee answers "Did this fix it?" with yes about a
-    copilot answer: ``record_resolved(...)``. A yes on ticket news
-    (``on_ticket_choice``) may record it too; the outcome rules count the
-    conversation as escalated anyway, because it had a ticket.
+    ``tools/registry.py``, when a tool call ends (not at a pause for an
+    approval card: the call runs again after the decision).
+``ticket_opened`` / ``handoff_requested`` / ``handoff_taken``
+    the ticket tool, the hand-off tool, and an agent's Take in
+    ``bot/handoff.py`` (with the employee's id, not the agent's).
 ``knowledge_gap``
-    ``tools/knowledge/tool.py``, ``search_knowledge``, when ``passages`` is
-    empty: ``record_knowledge_gap(..., question=query)``. The question is
-    redacted and cut to 200 characters before it is stored.
-``feedback``
-    ``bot/handler.py``, ``on_feedback`` (replacing its TODO):
-    ``record_feedback(..., positive=reaction == "like")``. The comment the
-    employee may type is not stored.
+    ``bot/handler.py``, when a turn searched and cited nothing.
+``resolved_by_user`` / ``not_fixed`` / ``article_fixed``
+    ``bot/handler.py``, when the employee answers "Did this fix it?"
+    (:mod:`tools.analytics.followups`).
+``feedback`` / ``article_feedback``
+    ``bot/handler.py``, the Teams feedback invoke: the reaction, the
+    redacted comment, and one event per article the answer cited.
 ``satisfaction``
-    Where a 1-5 rating is collected (no such card exists yet):
-    ``record_satisfaction(..., rating=n)``.
+    ``bot/handler.py``, a click on the 1-5 card.
 
-Retention: ``purge_older_than(engine, days)`` deletes older events; the
-background loop (``bot/jobs.py``) should call it daily.
+Retention: :class:`DailyPurge` (a step of the bot's background loop) deletes
+events, remembered answers and satisfaction asks older than
+``HELPDESK_ANALYTICS_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from tools.analytics.events import (
     EVENT_KINDS,
@@ -66,6 +49,7 @@ from tools.analytics.events import (
     record,
     record_escalation,
     record_feedback,
+    record_fix_answer,
     record_knowledge_gap,
     record_resolved,
     record_satisfaction,
@@ -83,6 +67,7 @@ __all__ = [
     "record",
     "record_escalation",
     "record_feedback",
+    "record_fix_answer",
     "record_knowledge_gap",
     "record_resolved",
     "record_satisfaction",
@@ -133,4 +118,11 @@ class DailyPurge:
         if now - self._last < 86_400:
             return 0
         self._last = now
-        return await purge_older_than(self.engine, self.days)  # type: ignore[arg-type]
+        from datetime import UTC, datetime, timedelta
+
+        from tools.analytics.followups import apurge_older_than
+
+        engine: Any = self.engine
+        deleted = await purge_older_than(engine, self.days)
+        cutoff = datetime.now(UTC) - timedelta(days=self.days)
+        return deleted + await apurge_older_than(engine, cutoff)

@@ -2,10 +2,15 @@
 
 A row carries the tenant id, a keyed hash of the conversation, a keyed hash of
 the employee, the kind of event, the tool, a short redacted detail and a
-number. Never a name, a UPN, or message text, with one exception: the
-question behind a ``knowledge_gap`` event, redacted by
-:func:`tools.redact.clean_for_ticket` and cut to :data:`MAX_DETAIL_CHARS`, so
-that the report can show what the knowledge base is missing.
+number. Never a name, a UPN, or message text, with two exceptions, both
+redacted by :func:`tools.redact.clean_for_ticket` and cut to
+:data:`MAX_DETAIL_CHARS`: the question behind a ``knowledge_gap`` event, so
+that the report can show what the knowledge base is missing, and the comment
+an employee chose to type with Teams feedback, which is written for the help
+desk to read.
+
+The ``article_*`` events carry an article's source id (its file name or URL)
+as their detail: one per article the rated answer cited.
 
 The hash key: HMAC-SHA256 keyed with the bot's app password
 (``MICROSOFT_APP_PASSWORD``) when it is set, else with the fixed string
@@ -26,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -51,6 +57,9 @@ EventKind = Literal[
     "knowledge_gap",
     "feedback",
     "satisfaction",
+    "not_fixed",
+    "article_feedback",
+    "article_fixed",
 ]
 EVENT_KINDS: tuple[EventKind, ...] = (
     "turn",
@@ -63,6 +72,9 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     "knowledge_gap",
     "feedback",
     "satisfaction",
+    "not_fixed",
+    "article_feedback",
+    "article_fixed",
 )
 MAX_DETAIL_CHARS = 200
 """A detail is a reason or a question's gist, never a transcript."""
@@ -318,9 +330,19 @@ async def record_feedback(
     conversation_id: str,
     user_id: str,
     positive: bool,
+    comment: str | None = None,
+    sources: Sequence[str] = (),
 ) -> bool:
-    """A thumbs up (+1) or down (-1) on an answer; the comment is not stored."""
-    return await record(
+    """A thumbs up (+1) or down (-1) on an answer, and one ``article_feedback``
+    per article that answer cited.
+
+    Args:
+        comment: what the employee typed with it, if anything; stored
+            redacted and cut to :data:`MAX_DETAIL_CHARS`.
+        sources: the articles the answer cited (source ids).
+    """
+    value = 1 if positive else -1
+    kept = await record(
         engine,
         new_event(
             settings,
@@ -328,9 +350,60 @@ async def record_feedback(
             tenant_id=tenant_id,
             conversation_id=conversation_id,
             user_id=user_id,
-            value=1 if positive else -1,
+            detail=comment,
+            value=value,
         ),
     )
+    for source in dict.fromkeys(sources):
+        await record(
+            engine,
+            new_event(
+                settings,
+                "article_feedback",
+                tenant_id=tenant_id,
+                conversation_id=conversation_id,
+                detail=source,
+                value=value,
+            ),
+        )
+    return kept
+
+
+async def record_fix_answer(
+    engine: AsyncEngine,
+    settings: Settings,
+    *,
+    tenant_id: str,
+    conversation_id: str,
+    user_id: str,
+    fixed: bool,
+    sources: Sequence[str] = (),
+) -> bool:
+    """The employee's answer to "Did this fix it?": ``resolved_by_user`` or
+    ``not_fixed``, and one ``article_fixed`` (+1 or -1) per cited article."""
+    kept = await record(
+        engine,
+        new_event(
+            settings,
+            "resolved_by_user" if fixed else "not_fixed",
+            tenant_id=tenant_id,
+            conversation_id=conversation_id,
+            user_id=user_id,
+        ),
+    )
+    for source in dict.fromkeys(sources):
+        await record(
+            engine,
+            new_event(
+                settings,
+                "article_fixed",
+                tenant_id=tenant_id,
+                conversation_id=conversation_id,
+                detail=source,
+                value=1 if fixed else -1,
+            ),
+        )
+    return kept
 
 
 async def record_satisfaction(
