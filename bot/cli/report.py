@@ -142,6 +142,33 @@ def format_report(report: Report) -> str:
     else:
         parts.append(f"Satisfaction: no ratings; {feedback}")
 
+    if report.fix_yes or report.fix_no:
+        parts.append(f'"Did this fix it?": {report.fix_yes} yes, {report.fix_no} no')
+    if report.articles:
+        rows = [("ARTICLE", "FIXED", "NOT FIXED", "THUMBS UP", "THUMBS DOWN")]
+        rows += [
+            (
+                a.source,
+                str(a.fixed),
+                str(a.not_fixed),
+                str(a.thumbs_up),
+                str(a.thumbs_down),
+            )
+            for a in report.articles
+        ]
+        parts.append(_table(rows))
+    if report.comments:
+        rows = [("FEEDBACK COMMENT", "ON", "WHEN")]
+        rows += [
+            (
+                c.text,
+                "thumbs up" if c.positive else "thumbs down",
+                c.at.strftime("%Y-%m-%d %H:%M"),
+            )
+            for c in report.comments
+        ]
+        parts.append(_table(rows))
+
     if report.gaps:
         rows = [("KNOWLEDGE GAP TOPIC", "QUESTIONS", "LATEST EXAMPLE")]
         rows += [(g.topic, str(g.count), g.examples[0]) for g in report.gaps]
@@ -181,6 +208,16 @@ def csv_rows(report: Report) -> Iterator[Sequence[str]]:
     yield ("satisfaction", "rating", "count", str(report.satisfaction_count))
     yield ("feedback", "up", "count", str(report.feedback_up))
     yield ("feedback", "down", "count", str(report.feedback_down))
+    yield ("fix_question", "yes", "count", str(report.fix_yes))
+    yield ("fix_question", "no", "count", str(report.fix_no))
+    for article in report.articles:
+        yield ("articles", article.source, "fixed", str(article.fixed))
+        yield ("articles", article.source, "not_fixed", str(article.not_fixed))
+        yield ("articles", article.source, "thumbs_up", str(article.thumbs_up))
+        yield ("articles", article.source, "thumbs_down", str(article.thumbs_down))
+    for comment in report.comments:
+        reaction = "thumbs_up" if comment.positive else "thumbs_down"
+        yield ("feedback_comments", comment.at.isoformat(), reaction, comment.text)
     for gap in report.gaps:
         yield ("knowledge_gaps", gap.topic, "count", str(gap.count))
         for example in gap.examples:

@@ -4,6 +4,10 @@ Rates are shares of all conversations in the window, so resolved, escalated,
 abandoned and open add up to 100%. Time to resolution is the median over the
 conversations the copilot resolved. Satisfaction is the mean of the 1-5
 ratings given in the window.
+
+Articles are scored by what employees said about the answers that cited
+them: Teams' thumbs (``article_feedback``) and the answer to "Did this fix
+it?" (``article_fixed``). An answer citing two articles counts for both.
 """
 
 from __future__ import annotations
@@ -39,6 +43,34 @@ class ToolUse:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleScore:
+    """What employees said about the answers citing one article."""
+
+    source: str
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+    fixed: int = 0
+    not_fixed: int = 0
+
+    @property
+    def complaints(self) -> int:
+        """Thumbs down and "still stuck": how often it let someone down."""
+        return self.thumbs_down + self.not_fixed
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A comment typed with Teams feedback (redacted when it was stored)."""
+
+    at: datetime
+    positive: bool
+    text: str
+
+
+MAX_COMMENTS = 20
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything ``helpdesk report`` shows.
 
@@ -55,6 +87,11 @@ class Report:
         feedback_up: thumbs up given.
         feedback_down: thumbs down given.
         gaps: unanswered questions by topic.
+        fix_yes: "Did this fix it?" answered yes.
+        fix_no: "Did this fix it?" answered no.
+        articles: each cited article's score, most complaints first.
+        comments: the latest feedback comments, newest first (at most
+            :data:`MAX_COMMENTS`).
     """
 
     since: datetime
@@ -69,6 +106,10 @@ class Report:
     feedback_up: int
     feedback_down: int
     gaps: list[GapTopic] = field(default_factory=list)
+    fix_yes: int = 0
+    fix_no: int = 0
+    articles: list[ArticleScore] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
 
     def rate(self, outcome: str) -> float:
         """The share of conversations with ``outcome``, 0 to 1."""
@@ -105,6 +146,14 @@ def build_report(
         feedback_up=sum(1 for v in feedback if v > 0),
         feedback_down=sum(1 for v in feedback if v < 0),
         gaps=group_gaps(e.detail or "" for e in events if e.kind == "knowledge_gap"),
+        fix_yes=sum(1 for e in events if e.kind == "resolved_by_user"),
+        fix_no=sum(1 for e in events if e.kind == "not_fixed"),
+        articles=_articles(events),
+        comments=[
+            Comment(e.at, (e.value or 0) > 0, e.detail)
+            for e in reversed(events)
+            if e.kind == "feedback" and e.detail
+        ][:MAX_COMMENTS],
     )
 
 
@@ -131,6 +180,24 @@ def _tool_use(events: list[AnalyticsEvent]) -> list[ToolUse]:
                 failed[event.tool] += 1
     ranked = sorted(calls.items(), key=lambda item: (-item[1], item[0]))
     return [ToolUse(tool, n, failed[tool]) for tool, n in ranked]
+
+
+def _articles(events: list[AnalyticsEvent]) -> list[ArticleScore]:
+    counts: dict[str, Counter[str]] = {}
+    for event in events:
+        if event.kind not in ("article_feedback", "article_fixed") or not event.detail:
+            continue
+        good = (event.value or 0) > 0
+        if event.kind == "article_feedback":
+            measure = "thumbs_up" if good else "thumbs_down"
+        else:
+            measure = "fixed" if good else "not_fixed"
+        counts.setdefault(event.detail, Counter())[measure] += 1
+    scores = [ArticleScore(source, **dict(c)) for source, c in counts.items()]
+    return sorted(
+        scores,
+        key=lambda a: (-a.complaints, -(a.thumbs_up + a.fixed), a.source),
+    )
 
 
 def _median_resolution(outcomes: list[Outcome]) -> timedelta | None:
