@@ -89,6 +89,21 @@ _HOW_TO = re.compile(
     r"|\bhow (do|can|to|should|would)\b",
     re.IGNORECASE,
 )
+_ACCESS_ASK = re.compile(
+    r"\b(?:access|permissions?|rights)\s+(?:to|on|for)\b"
+    r"|\b(?:give|grant|provide|allow|need|want|request|get)\w*\s+(?:\w+\s+){0,2}?"
+    r"(?:access|permissions?|rights)\b(?!\s+(?:pass|card|code|key)\b)"
+    r"|\badd\s+me\s+to\b",
+    re.IGNORECASE,
+)
+"""Asking for access: "access to the planning site", "grant Dana access", "add
+me to …"; not a Temporary Access Pass or an access card."""
+_ACCESS_LOST = re.compile(
+    r"\b(?:no|lost|without|cannot|can't|cant|unable to|couldn't)\s+(?:\w+\s+)?access\b"
+    r"|\baccess\s+(?:is\s+|was\s+)?denied\b",
+    re.IGNORECASE,
+)
+"""Access that stopped working is a fault to look up, not a request."""
 _CATALOGUE_MIN = 4
 """An enum this long lists things to name (software); shorter ones are modes."""
 _REPEAT_WINDOW = 2
@@ -340,7 +355,8 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     and beat knowledge search by a lead (more on a how-to question, more for a
     tool with side effects). A how-to question ("how do I set up the
     authenticator app?") never starts an action: it gets the article, and the
-    employee can still ask for the action itself.
+    employee can still ask for the action itself. Asking for access goes to
+    the tool whose examples ask for access.
     """
     query = _terms(text)
     if not query:
@@ -367,6 +383,9 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
             # "The printer jams, open a ticket": the request is explicit, however
             # much the rest sounds like a question or another look-up.
             return named
+    access = _access_tool(text, query, tools, weights)
+    if access is not None:
+        return access
     if search is None or best is search:
         return best if best_score >= _ROUTE_THRESHOLD or best is search else search
     search_score = next(score for score, _, tool in scored if tool is search)
@@ -385,6 +404,35 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     if meant and best_score >= _ROUTE_THRESHOLD and best_score >= search_score + lead:
         return best
     return search
+
+
+def _access_tool(
+    text: str,
+    query: AbstractSet[str],
+    tools: Sequence[_ToolInfo],
+    weights: dict[str, float],
+) -> _ToolInfo | None:
+    """For a request for access, the tool with the example asking for access
+    closest to the words; None for anything else.
+
+    "access" alone names many tools (a Temporary Access Pass, giving access
+    back), so "give me access to Confluence" would otherwise go by one word.
+    """
+    if (
+        not _ACCESS_ASK.search(text)
+        or _ACCESS_LOST.search(text)
+        or _HOW_TO.search(text)
+    ):
+        return None
+    closest: list[tuple[float, str, _ToolInfo]] = []
+    for tool in tools:
+        asks = [_terms(e) for e in tool.examples if _ACCESS_ASK.search(e)]
+        if asks and not tool.is_search:
+            best = max(_similarity(query, e, weights) for e in asks)
+            closest.append((best, tool.name, tool))
+    # The closest access example decides: "give me access" is a request,
+    # "remove my access" gives it back.
+    return max(closest, key=lambda c: (c[0], c[1]))[2] if closest else None
 
 
 def _asks_for(text: str, tool: _ToolInfo) -> int:

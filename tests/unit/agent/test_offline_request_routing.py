@@ -1,0 +1,73 @@
+"""The offline model routes requests for access by what they ask, not by one word.
+
+"access" appears in several tools (a Temporary Access Pass, giving access
+back), so a request for access went to whichever scored on it. Access that
+stopped working and how-to questions still get the article first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import StructuredTool
+
+from agent.offline import OfflineChatModel
+from tools.registry import load_manifest
+from tools.settings import PROJECT_ROOT
+
+SEARCH = "search_knowledge"
+
+
+def _tool(path: Any) -> StructuredTool:
+    manifest = load_manifest(path)
+
+    async def run(**_: Any) -> str:
+        return ""
+
+    return StructuredTool.from_function(
+        coroutine=run,
+        name=manifest.name,
+        description=manifest.description,
+        args_schema=manifest.parameters,
+        metadata={
+            "examples": manifest.examples,
+            "side_effects": manifest.side_effects,
+            "conversation": manifest.conversation,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def model() -> OfflineChatModel:
+    folder = PROJECT_ROOT / "manifests" / "tools"
+    return OfflineChatModel().bind_tools(
+        [_tool(p) for p in sorted(folder.glob("*.yaml"))]
+    )
+
+
+def _first_tool(model: OfflineChatModel, text: str) -> str | None:
+    reply = model.respond([HumanMessage(text)])
+    return reply.tool_calls[0]["name"] if reply.tool_calls else None
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        ("give me access to Confluence", "request_item"),
+        ("I need access to Confluence", "request_item"),
+        ("can I get access to the Jira board?", "request_item"),
+        ("please grant me access to the planning site", "request_item"),
+        ("access to the audit folder please", "request_item"),
+        ("remove my access to Confluence", "return_access"),
+        ("I need a temporary access pass", "issue_temporary_access_pass"),
+        ("I lost access to the shared drive", SEARCH),
+        ("access denied when I open the audit folder", SEARCH),
+        ("how do I get access to the finance share?", SEARCH),
+    ],
+)
+def test_a_request_for_access_goes_to_the_request_tool(
+    model: OfflineChatModel, text: str, tool: str
+) -> None:
+    assert _first_tool(model, text) == tool
