@@ -820,6 +820,45 @@ def _gaps(report: Report, series: Series) -> Markup:
     )
 
 
+def _follow_ups(report: Report, series: Series) -> Markup:
+    """What employees said after the answers: "Did this fix it?", each cited
+    article's score, and the latest feedback comments (their words)."""
+    parts: list[Markup] = [
+        tag(
+            "p",
+            f'"Did this fix it?": {report.fix_yes} yes, {report.fix_no} no. '
+            f"Thumbs: {report.feedback_up} up, {report.feedback_down} down.",
+        )
+    ]
+    if report.articles:
+        head = ["Article", "Complaints", "Thumbs down", "Still stuck"]
+        head += ["Thumbs up", "Fixed it"]
+        rows: list[list[object]] = [
+            [a.source, a.complaints, a.thumbs_down, a.not_fixed, a.thumbs_up, a.fixed]
+            for a in report.articles
+        ]
+        parts.append(tag("h3", "Articles, the ones that let people down first"))
+        parts.append(_table("Articles by complaints", head, rows))
+    if report.comments:
+        parts.append(tag("h3", "Latest feedback comments"))
+        parts.append(
+            _table(
+                "Latest feedback comments",
+                ["When (UTC)", "Thumb", "Comment"],
+                [
+                    [_plain(c.at), "up" if c.positive else "down", c.text]
+                    for c in report.comments
+                ],
+            )
+        )
+    return tag(
+        "section",
+        tag("h2", "What employees said", id="said"),
+        parts,
+        aria_labelledby="said",
+    )
+
+
 def _other_figures(report: Report, series: Series) -> Markup | None:
     """Report fields no section shows yet, plainly."""
     extra = [f for f in dataclasses.fields(report) if f.name not in SHOWN_FIELDS]
@@ -844,6 +883,7 @@ SECTIONS: tuple[Callable[[Report, Series], Markup | None], ...] = (
     _escalations,
     _tools,
     _gaps,
+    _follow_ups,
     _other_figures,
 )
 """The dashboard's sections, top to bottom."""
@@ -861,6 +901,10 @@ SHOWN_FIELDS = frozenset(
         "feedback_up",
         "feedback_down",
         "gaps",
+        "fix_yes",
+        "fix_no",
+        "articles",
+        "comments",
     )
 )
 """Report fields that a section of :data:`SECTIONS` shows."""

@@ -8,6 +8,7 @@ tests write analytics events the way the hooks do.
 
 from __future__ import annotations
 
+import html
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +30,8 @@ from tools.settings import Settings, load_settings
 
 KEY = "dashboard-key-for-tests"
 GAP = 'vpn drops every hour <script>alert("x")</script>'
+COMMENT = "too long <img src=x onerror=alert(1)>"
+ARTICLE = "kb/vpn-windows.md"
 
 
 @pytest.fixture
@@ -67,6 +70,10 @@ async def _seed(bot: RunningBot) -> None:
     await event("open", "knowledge_gap", 1, tool="search_knowledge", detail=GAP)
     await event("open", "satisfaction", 0.5, value=4)
     await event("abandoned", "turn", 30)
+    await event("resolved", "feedback", 71.4, value=-1, detail=COMMENT)
+    await event("resolved", "article_feedback", 71.4, value=-1, detail=ARTICLE)
+    await event("open", "not_fixed", 0.8)
+    await event("open", "article_fixed", 0.8, value=-1, detail=ARTICLE)
 
 
 @pytest.fixture
@@ -236,6 +243,23 @@ async def test_a_knowledge_gap_question_is_escaped(bot: RunningBot) -> None:
     assert "vpn drops every hour" in page
     assert "<script" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+
+async def test_what_employees_said_is_shown_with_their_words_escaped(
+    bot: RunningBot,
+) -> None:
+    await _seed(bot)
+    browser = Browser(bot)
+    await browser.sign_in()
+
+    _, page, _ = await browser.get("/admin?since=7d")
+
+    assert '"Did this fix it?": 1 yes, 1 no.' in html.unescape(page)
+    # The article: 2 complaints (a thumbs down and a "still stuck").
+    assert f'<td>{ARTICLE}</td><td class="n">2</td>' in page
+    assert "<img" not in page
+    assert "too long &lt;img src=x onerror=alert(1)&gt;" in page
+    assert "Other figures" not in page, "every report field has its section"
 
 
 async def test_an_empty_window_says_so(bot: RunningBot) -> None:
