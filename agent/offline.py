@@ -104,6 +104,17 @@ _ACCESS_LOST = re.compile(
     re.IGNORECASE,
 )
 """Access that stopped working is a fault to look up, not a request."""
+_WORK_ASK = re.compile(
+    r"\b(?:please|kindly|can you|could you|would you)\s+(?:\w+\s+){0,2}?"
+    r"(?:create|set up|setup|install|allocate|assign|add|remove|delete|change|"
+    r"update|extend|enable|activate|provide|order|replace|move|rename|log|raise|"
+    r"deploy|restart|reboot|disable|deactivate|book|arrange|prepare|"
+    r"renew)\b",
+    re.IGNORECASE,
+)
+"""Asking IT to do something ("please set up a project code", "could you
+install the new printer"): when no tool can, a person must, so a drafted
+ticket serves better than an article."""
 _CATALOGUE_MIN = 4
 """An enum this long lists things to name (software); shorter ones are modes."""
 _REPEAT_WINDOW = 2
@@ -356,8 +367,19 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     tool with side effects). A how-to question ("how do I set up the
     authenticator app?") never starts an action: it gets the article, and the
     employee can still ask for the action itself. Asking for access goes to
-    the tool whose examples ask for access.
+    the tool whose examples ask for access; asking IT to do something that no
+    tool does ("please set up a project code") drafts a ticket rather than
+    searching.
     """
+    tool = _route_by_words(text, tools)
+    if tool is None or not tool.is_search or _HOW_TO.search(text):
+        return tool
+    if _WORK_ASK.search(text):
+        return next((t for t in tools if t.name == ESCALATION_TOOL), tool)
+    return tool
+
+
+def _route_by_words(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     query = _terms(text)
     if not query:
         return None

@@ -1,8 +1,10 @@
-"""The offline model routes requests for access by what they ask, not by one word.
+"""The offline model routes requests for access and for IT work, not by one word.
 
 "access" appears in several tools (a Temporary Access Pass, giving access
-back), so a request for access went to whichever scored on it. Access that
-stopped working and how-to questions still get the article first.
+back), so a request for access went to whichever scored on it; and a request
+for work that no tool does ("please set up a project code") went to a
+knowledge search that cannot do it. Faults, access that stopped working and
+how-to questions still get the article first.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tools.registry import load_manifest
 from tools.settings import PROJECT_ROOT
 
 SEARCH = "search_knowledge"
+TICKET = "create_ticket"
 
 
 def _tool(path: Any) -> StructuredTool:
@@ -68,6 +71,26 @@ def _first_tool(model: OfflineChatModel, text: str) -> str | None:
     ],
 )
 def test_a_request_for_access_goes_to_the_request_tool(
+    model: OfflineChatModel, text: str, tool: str
+) -> None:
+    assert _first_tool(model, text) == tool
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        ("please set up a cost code for the new client", TICKET),
+        ("could you please restart the build server", TICKET),
+        ("please log the installation of the TVs we bought", TICKET),
+        ("kindly extend the contractor accounts until March", TICKET),
+        ("can you create a mailing list for the design team", TICKET),
+        ("Outlook keeps crashing when I open attachments", SEARCH),
+        ("please help, Outlook keeps crashing", SEARCH),
+        ("how do I set up the VPN on my Mac?", SEARCH),
+        ("could you tell me how to install the VPN client", SEARCH),
+    ],
+)
+def test_a_request_for_work_no_tool_does_drafts_a_ticket(
     model: OfflineChatModel, text: str, tool: str
 ) -> None:
     assert _first_tool(model, text) == tool
