@@ -76,9 +76,10 @@ eval: $(STAMP)
 	HELPDESK_MODEL_PROVIDER=offline $(BIN)/helpdesk eval manifests/golden/ --min-score $(EVAL_MIN_SCORE)
 
 ## eval-tickets: real employee tickets through the whole bot with the offline model;
-## the share whose first action is the one manifests/routing/ documents, by label
+## the share whose first action is the one manifests/routing/ documents, by label;
+## fails below TICKETS_MIN_SCORE (just under today's)
 TICKETS ?= ../shared/data/tickets/it-service-tickets.jsonl
-TICKETS_MIN_SCORE ?= 0
+TICKETS_MIN_SCORE ?= 0.63
 eval-tickets: $(STAMP)
 	@test -f "$(TICKETS)" || { echo "error: no tickets at $(TICKETS); run make eval-tickets TICKETS=path/to/tickets.jsonl (one JSON object a line: id, text, label)" >&2; exit 2; }
 	HELPDESK_MODEL_PROVIDER=offline $(BIN)/helpdesk eval-tickets "$(TICKETS)" --min-score $(TICKETS_MIN_SCORE)
