@@ -1,6 +1,6 @@
 """What the bot asks after its help: "Did this fix it?" and the 1-5 card.
 
-"Did this fix it?" rides on the answer itself, as two Teams suggested actions
+"Did this fix it?" follows the answer, with two Teams suggested actions
 (``imBack``: a tap sends the words as the employee's message, and the buttons
 go away): "Yes, that fixed it" and "No, I'm still stuck". The employee may also type the answer; :func:`read_fix_answer`
 knows the two suggested replies and short, plain ways of saying the same,
@@ -22,6 +22,7 @@ from tools.analytics.followups import FixAnswer
 
 FIXED_REPLY = "Yes, that fixed it"
 STUCK_REPLY = "No, I'm still stuck"
+FIX_QUESTION = "Did this fix it?"
 RATE_ACTION = "rate_help"
 _ASK_ID = re.compile(r"^[0-9a-f]{32}$")
 _RATINGS = {1: "1 Poor", 2: "2", 3: "3", 4: "4", 5: "5 Great"}
@@ -54,17 +55,21 @@ _WORDS = re.compile(r"[a-z]+")
 _BARE_YES = re.compile(rf"^{_YES}(?: {_THANKS})?$")
 
 
-def fix_question(activity: dict[str, Any]) -> dict[str, Any]:
-    """``activity`` (an answer) with "Did this fix it?" as two suggested
-    replies; the buttons say it, so the answer's own text is left alone."""
-    asked = dict(activity)
-    asked["suggestedActions"] = {
-        "actions": [
-            {"type": "imBack", "title": FIXED_REPLY, "value": FIXED_REPLY},
-            {"type": "imBack", "title": STUCK_REPLY, "value": STUCK_REPLY},
-        ]
+def fix_question() -> dict[str, Any]:
+    """ "Did this fix it?" with two suggested replies, sent just after the
+    answer. A message of its own: a client that shows suggested actions may
+    stop rendering the answer's citations and markdown when the answer
+    itself carries them (the Agents Playground does)."""
+    return {
+        "type": "message",
+        "text": FIX_QUESTION,
+        "suggestedActions": {
+            "actions": [
+                {"type": "imBack", "title": FIXED_REPLY, "value": FIXED_REPLY},
+                {"type": "imBack", "title": STUCK_REPLY, "value": STUCK_REPLY},
+            ]
+        },
     }
-    return asked
 
 
 def read_fix_answer(text: str) -> FixAnswer | None:

@@ -771,9 +771,9 @@ class TurnHandler:
                 and not (reply.approvals or reply.secrets)
                 and "?" not in reply.text
             )
-            if asks_fix:
-                activity = followup_cards.fix_question(activity)
             activity_id = await outbox.send(activity)
+            if asks_fix:
+                await outbox.send(followup_cards.fix_question())
             await followups.aremember_answer(
                 self.engine,
                 self.settings,

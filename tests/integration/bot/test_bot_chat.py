@@ -45,8 +45,7 @@ async def test_a_piped_script_prints_each_question_and_answer() -> None:
     assert out == [
         "you> vpn is down",
         "helpdesk> Answer #1 in this thread: vpn is down [1]\nSources:\n"
-        "  [1] Fix VPN connection problems <https://kb.example.com/vpn>\n"
-        '  (you can reply "Yes, that fixed it" or "No, I\'m still stuck")',
+        "  [1] Fix VPN connection problems <https://kb.example.com/vpn>",
         "you> and wifi?",
         "helpdesk> Answer #2 in this thread: and wifi? [1]\nSources:\n"
         "  [1] Fix VPN connection problems <https://kb.example.com/vpn>",

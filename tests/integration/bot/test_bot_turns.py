@@ -24,8 +24,13 @@ async def test_a_question_gets_an_answer_with_citations_ai_label_and_feedback(
     status, _ = await bot.post(bot.activity("my VPN keeps dropping"))
 
     assert status == 200
-    [reply] = await bot.connector.wait_for_messages(1)
+    [reply, question] = await bot.connector.wait_for_messages(2)
     assert reply["text"] == "Answer #1 in this thread: my VPN keeps dropping [1]"
+    assert question["text"] == "Did this fix it?", "a cited answer asks"
+    assert [a["value"] for a in question["suggestedActions"]["actions"]] == [
+        "Yes, that fixed it",
+        "No, I'm still stuck",
+    ]
     entity = _ai_entity(reply)
     assert entity["additionalType"] == ["AIGeneratedContent"]
     assert entity["citation"][0]["appearance"]["url"] == "https://kb.example.com/vpn"
@@ -58,7 +63,10 @@ async def test_teams_resending_a_slow_turn_gets_one_turn_and_one_reply(
 
     assert [status for status, _ in resends] == [200, 200]
     assert len(copilot.calls) == 1
-    assert len(connector.messages()) == 1
+    assert [m["text"] for m in connector.messages()] == [
+        "Answer #1 in this thread: reset my password [1]",
+        "Did this fix it?",
+    ]
 
 
 async def test_two_app_instances_on_one_database_share_the_dedupe(
@@ -225,7 +233,7 @@ async def test_one_user_in_two_tenants_gets_two_separate_threads(
         f"tenant-b:{bot.conversation_id}",
     }
     texts = [m["text"] for m in bot.connector.messages()]
-    assert texts == ["Answer #1 in this thread: hello [1]"] * 2
+    assert texts == ["Answer #1 in this thread: hello [1]", "Did this fix it?"] * 2
 
 
 async def test_a_new_user_is_greeted_once(bot: RunningBot) -> None:
@@ -411,6 +419,7 @@ async def test_one_conversation_runs_one_turn_at_a_time(
 
     assert [status for status, _ in statuses] == [200, 200, 200]
     assert copilot.most == {"conv-1": 1, "conv-2": 1}
-    assert len(connector.messages()) == 3
+    answers = [m for m in connector.messages() if m["text"].startswith("Answer")]
+    assert len(answers) == 3
     started = {c.conversation_id for c in copilot.calls}
     assert started == {"conv-1", "conv-2"}

@@ -56,17 +56,14 @@ def test_a_bare_yes_is_not_taken_as_it_works() -> None:
     assert not says_it_works("no")
 
 
-def test_the_question_rides_on_the_answer_as_two_suggested_replies() -> None:
-    answer = {"type": "message", "text": "Restart the VPN client. [1]"}
+def test_the_question_offers_two_suggested_replies_that_read_back() -> None:
+    asked = fix_question()
 
-    asked = fix_question(answer)
+    replies = [a["value"] for a in asked["suggestedActions"]["actions"]]
 
-    assert asked["text"] == answer["text"], "the answer's words are left alone"
-    assert [a["value"] for a in asked["suggestedActions"]["actions"]] == [
-        FIXED_REPLY,
-        STUCK_REPLY,
-    ]
-    assert "suggestedActions" not in answer
+    assert asked["text"] == "Did this fix it?"
+    assert replies == [FIXED_REPLY, STUCK_REPLY]
+    assert [read_fix_answer(r) for r in replies] == ["fixed", "not_fixed"]
 
 
 def test_the_card_has_five_buttons_carrying_its_ask() -> None:
