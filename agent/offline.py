@@ -154,9 +154,12 @@ _STOPWORDS = _wordset(
 _SMALL_TALK = _wordset(
     """hi hello hey hiya morning afternoon evening good thanks thank you ty again
     cheers bye goodbye ok okay great cool help me what can do who are there
-    please much lot a so the"""
+    please much lot a so the that's all for now bot robot ai an"""
 )
 _THANKS = frozenset({"thanks", "thank", "ty", "cheers"})
+_BARE_ANSWERS = _wordset("yes yeah yep yup no nope nah sure alright fine")
+"""A message of these words alone answers a question; with none open, it asks
+for nothing (and must not become a search, then a drafted ticket)."""
 _BYE = frozenset({"bye", "goodbye"})
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
@@ -285,6 +288,12 @@ class OfflineChatModel(BaseChatModel):
             follow_up = _follow_up(pending, text, tools, len(messages))
             if follow_up is not None:
                 return follow_up
+
+        if words and set(words) <= _BARE_ANSWERS | _SMALL_TALK:
+            return _reply(
+                "I'm not sure what that answers. Tell me about your IT problem "
+                "or request in a sentence, and I'll take it from there."
+            )
 
         tool = _route(text, tools)
         if tool is not None and _named_person(text) and not tool.names_people:

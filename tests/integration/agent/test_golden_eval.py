@@ -27,6 +27,7 @@ CATEGORIES = {
     "recovery",
     "tickets",
     "handoff",
+    "followups",
     "assets",
     "smalltalk",
     "hostile",
