@@ -47,7 +47,12 @@ from bot.admin_session import SESSION_COOKIE, AdminSessions, InvalidSession
 from bot.cli.audit import parse_age
 from tools.analytics.events import alist_events
 from tools.analytics.outcomes import OUTCOME_KINDS
-from tools.analytics.report import Report, abuild_report
+from tools.analytics.report import (
+    Report,
+    abuild_report,
+    format_duration,
+    format_share,
+)
 from tools.analytics.series import Bucket, Series, build_series
 from tools.errors import InvalidInput
 
@@ -653,11 +658,14 @@ def _headline(report: Report, series: Series) -> Markup:
             tag("small", f"from {_count(report.satisfaction_count, 'rating')}"),
         ]
     tiles: list[tuple[str, object]] = [("Conversations", str(report.conversations))]
-    tiles += [(OUTCOME_LABELS[kind], _pct(report.rate(kind))) for kind in OUTCOME_KINDS]
+    tiles += [
+        (OUTCOME_LABELS[kind], format_share(report.rate(kind)))
+        for kind in OUTCOME_KINDS
+    ]
     tiles += [
         (
             "Median time to resolution",
-            _duration(resolution) if resolution is not None else "none resolved",
+            format_duration(resolution) if resolution is not None else "none resolved",
         ),
         ("Satisfaction", satisfaction),
         ("Thumbs up / down", f"{report.feedback_up} / {report.feedback_down}"),
@@ -760,7 +768,7 @@ def _escalations(report: Report, series: Series) -> Markup:
             "Escalations by reason",
             ["Reason", "Conversations", "Share of all conversations"],
             [
-                [reason or "(none given)", n, _pct(n / report.conversations)]
+                [reason or "(none given)", n, format_share(n / report.conversations)]
                 for reason, n in report.escalation_reasons.items()
             ],
         )
@@ -779,7 +787,10 @@ def _tools(report: Report, series: Series) -> Markup:
         content = _table(
             "Tool use",
             ["Tool", "Calls", "Failed", "Failure rate"],
-            [[t.tool, t.calls, t.failed, _pct(t.failure_rate)] for t in report.tools],
+            [
+                [t.tool, t.calls, t.failed, format_share(t.failure_rate)]
+                for t in report.tools
+            ],
         )
     return tag(
         "section",
@@ -1113,7 +1124,7 @@ def _plain(value: object) -> object:
     if isinstance(value, datetime):
         return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     if isinstance(value, timedelta):
-        return _duration(value)
+        return format_duration(value)
     if isinstance(value, float):
         return f"{value:.2f}"
     if isinstance(value, (list, tuple)):
@@ -1122,21 +1133,6 @@ def _plain(value: object) -> object:
 
 
 # ------------------------------------------------------------ formatting ---
-
-
-def _pct(share: float) -> str:
-    # As `helpdesk report` prints it, so both say the same number.
-    return f"{share * 100:.0f}%"
-
-
-def _duration(value: timedelta) -> str:
-    minutes = round(value.total_seconds() / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    return f"{hours // 24} days {hours % 24} h"
 
 
 def _count(n: int, noun: str) -> str:

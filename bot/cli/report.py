@@ -16,7 +16,12 @@ from pathlib import Path
 
 from bot.cli.audit import parse_age
 from tools.analytics.outcomes import OUTCOME_KINDS
-from tools.analytics.report import Report, abuild_report
+from tools.analytics.report import (
+    Report,
+    abuild_report,
+    format_duration,
+    format_share,
+)
 from tools.db import create_engine, upgrade
 from tools.settings import Settings
 
@@ -110,17 +115,23 @@ def format_report(report: Report) -> str:
     rows: list[tuple[str, ...]] = [("OUTCOME", "COUNT", "RATE")]
     for kind in OUTCOME_KINDS:
         rows.append(
-            (_OUTCOME_LABELS[kind], str(report.outcomes[kind]), _pct(report.rate(kind)))
+            (
+                _OUTCOME_LABELS[kind],
+                str(report.outcomes[kind]),
+                format_share(report.rate(kind)),
+            )
         )
         if kind == "escalated":
             for reason, n in report.escalation_reasons.items():
-                rows.append((f"  {reason}", str(n), _pct(n / report.conversations)))
+                rows.append(
+                    (f"  {reason}", str(n), format_share(n / report.conversations))
+                )
     parts.append(_table(rows))
 
     if report.tools:
         rows = [("TOOL", "CALLS", "FAILED", "FAILURE RATE")]
         rows += [
-            (t.tool, str(t.calls), str(t.failed), _pct(t.failure_rate))
+            (t.tool, str(t.calls), str(t.failed), format_share(t.failure_rate))
             for t in report.tools
         ]
         parts.append(_table(rows))
@@ -130,7 +141,7 @@ def format_report(report: Report) -> str:
     resolution = report.median_resolution
     parts.append(
         "Median time to resolution: "
-        + (_duration(resolution) if resolution is not None else "none resolved")
+        + (format_duration(resolution) if resolution is not None else "none resolved")
     )
 
     feedback = f"feedback: {report.feedback_up} up, {report.feedback_down} down"
@@ -238,17 +249,3 @@ def _table(rows: Sequence[tuple[str, ...]]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
-
-
-def _pct(share: float) -> str:
-    return f"{share * 100:.0f}%"
-
-
-def _duration(value: timedelta) -> str:
-    minutes = round(value.total_seconds() / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    return f"{hours // 24} days {hours % 24} h"

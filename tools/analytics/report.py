@@ -207,3 +207,19 @@ def _median_resolution(outcomes: list[Outcome]) -> timedelta | None:
     if not times:
         return None
     return timedelta(seconds=statistics.median(times))
+
+
+def format_share(share: float) -> str:
+    """A share (0 to 1) as a whole percentage, as the report and dashboard show it."""
+    return f"{share * 100:.0f}%"
+
+
+def format_duration(value: timedelta) -> str:
+    """A time to resolution for people: minutes, hours, or days."""
+    minutes = round(value.total_seconds() / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days {hours % 24} h"
