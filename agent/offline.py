@@ -121,6 +121,15 @@ _REPEAT_WINDOW = 2
 """Earlier turns in which a failure makes this one's a repeated failure."""
 _MIN_COVERAGE = 0.34
 _MAX_UNITS = 3
+_ASKS_AGAIN = re.compile(
+    r"^\W*(?:(?:please|hi|hey|and|also|actually)\W+)*"
+    r"(?:(?:can|could) (?:you|i) )?"
+    r"(?:give me|grant me|get me|i need|i want|i'd like|i would like|have|get)\s+"
+    r"(?:access to\s+)?(?!it\b|this\b|that\b|them\b|one\b|to\b|because\b)\w",
+    re.I,
+)
+"""A message that asks for something anew ("give me access to Confluence"),
+not the reason for what was asked before ("I need it for the Q1 plan")."""
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -722,7 +731,7 @@ def _follow_up(
 def _moved_on(text: str, pending: _ToolInfo, tools: Sequence[_ToolInfo]) -> bool:
     """Whether the employee asked something new instead of giving the detail:
     a how-to question, or a request said as another tool's phrase."""
-    if _HOW_TO.search(text):
+    if _HOW_TO.search(text) or _ASKS_AGAIN.search(text):
         return True
     return any(
         t.name != pending.name and not t.is_search and _asks_for(text, t) > 0

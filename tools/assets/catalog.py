@@ -396,6 +396,11 @@ class ItemMatch:
     score: float
 
 
+_ASKING = frozenset(analyze("access request need want get give grant new"))
+"""Words of asking, not of the thing asked for: "give me access to Confluence"
+must not match "VPN access" on "access" alone."""
+
+
 class _Index:
     """A BM25 index over the items' names, aliases and descriptions."""
 
@@ -408,7 +413,7 @@ class _Index:
             )
 
     def scores(self, text: str) -> list[float]:
-        terms = list(dict.fromkeys(analyze(text)))
+        terms = [t for t in dict.fromkeys(analyze(text)) if t not in _ASKING]
         if not terms or not self.items:
             return [0.0] * len(self.items)
         return [float(s) for s in self._retriever.get_scores(terms)]

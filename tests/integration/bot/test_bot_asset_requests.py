@@ -410,6 +410,12 @@ async def test_a_wrong_request_number_or_a_new_question_does_not_trap_the_chat(
     assert "Why you need it" not in render(moved_on[-1])[0]
     assert "knowledge base" in render(moved_on[0])[0]
 
+    why = await alex.say("I need Microsoft Project")
+    asked_anew = await alex.say("give me access to Confluence")
+    said = " ".join(render(a)[0] for a in asked_anew)
+    assert "Why you need it: give me access" not in said, "taken as the reason"
+    assert "couldn't find" in said and "Confluence" in said
+
 
 @pytest.mark.parametrize(
     ("said", "item"),

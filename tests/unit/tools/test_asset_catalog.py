@@ -238,6 +238,14 @@ def test_nonsense_finds_nothing(words: str) -> None:
     assert find_items(load_catalog(), words) == []
 
 
+@pytest.mark.parametrize(
+    "words", ["give me access to Confluence", "I need a new Slack", "access"]
+)
+def test_words_of_asking_alone_match_no_item(words: str) -> None:
+    """ "access" is how people ask, not what: Confluence is not VPN access."""
+    assert find_items(load_catalog(), words) == []
+
+
 def test_matches_can_be_limited_to_a_kind() -> None:
     catalog = load_catalog()
 
