@@ -269,7 +269,7 @@ async def run_agent(
 async def _command(session: AgentSession, line: str) -> list[dict[str, Any]]:
     word, _, rest = line.partition(" ")
     lowered = line.lower().rstrip(".!")
-    if word.lower() == "take" and rest.strip().isdigit():
+    if word.lower() == "take" and rest.strip().isdecimal():
         return await session.take(int(rest.strip()))
     if lowered in ("queue", "away", "available"):
         return await session.in_channel(lowered)

@@ -39,7 +39,7 @@ def read_asset_click(value: Any) -> AssetClick | None:
     if not isinstance(value, dict) or value.get("action") not in (APPROVE, REJECT):
         return None
     raw = value.get("approval")
-    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > _SEQ_MAX_DIGITS:
+    if not isinstance(raw, str) or not raw.isdecimal() or len(raw) > _SEQ_MAX_DIGITS:
         return None
     comment = value.get(COMMENT_INPUT)
     event_id = value.get("event")

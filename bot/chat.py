@@ -327,7 +327,7 @@ class ChatSession:
         it redrew meanwhile are in :attr:`updated`.
         """
         number, _, comment = text.strip().partition(" ")
-        if number.isdigit() and 0 < int(number) <= len(self.choices):
+        if number.isdecimal() and 0 < int(number) <= len(self.choices):
             index = int(number) - 1
             value = dict(self.choices[index])
             if comment.strip() and self._choice_comment[index]:

@@ -135,7 +135,7 @@ def read_rating(value: Any) -> Rating | None:
     ask_id, rating = value.get("ask"), value.get("rating")
     if not isinstance(ask_id, str) or not _ASK_ID.match(ask_id):
         return None
-    if isinstance(rating, str) and rating.isdigit():
+    if isinstance(rating, str) and rating.isdecimal():
         rating = int(rating)
     if not isinstance(rating, int) or isinstance(rating, bool):
         return None

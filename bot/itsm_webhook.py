@@ -302,7 +302,7 @@ def _check_signature(
 
 
 def _is_unix_seconds(value: str) -> bool:
-    return value.isascii() and value.isdigit() and len(value) <= 12
+    return value.isascii() and value.isdecimal() and len(value) <= 12
 
 
 def _check_json(headers: Any) -> None:

@@ -100,7 +100,7 @@ def label_of(seq: int) -> str:
 def seq_of(label: str) -> int | None:
     """The stored number of a ``REQ…`` label, or None when it is not one."""
     text = label.strip().upper()
-    if not text.startswith("REQ") or not text[3:].isdigit():
+    if not text.startswith("REQ") or not text[3:].isdecimal():
         return None
     number = int(text[3:]) - 1_000_000
     return number if number > 0 else None

@@ -507,7 +507,7 @@ def select(data: Any, path: str) -> Any:
     for step in path.split("."):
         if isinstance(current, Mapping):
             current = current.get(step)
-        elif isinstance(current, list) and step.lstrip("-").isdigit():
+        elif isinstance(current, list) and step.lstrip("-").isdecimal():
             index = int(step)
             current = current[index] if -len(current) <= index < len(current) else None
         else:

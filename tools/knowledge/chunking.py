@@ -240,7 +240,7 @@ def _html_to_markdown(raw: str) -> tuple[dict[str, object], str]:
         text = element.get_text(" ", strip=True)
         if not text:
             continue
-        if element.name[0] == "h" and element.name[1:].isdigit():
+        if element.name[0] == "h" and element.name[1:].isdecimal():
             blocks.append("#" * int(element.name[1:]) + " " + text)
         elif element.name == "li":
             blocks.append("- " + text)

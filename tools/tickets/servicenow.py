@@ -1506,7 +1506,7 @@ def _is_caller(row: _Row | None, by: str) -> bool:
 def _change_id(sys_id: str, count: str, part: str) -> str | None:
     """``itsm:{sys_id}:{sys_mod_count}:{part}``, the id the webhook stores the
     business rule's report of the same change under; None without a count."""
-    if not sys_id or not count.isdigit():
+    if not sys_id or not count.isdecimal():
         return None
     return f"itsm:{sys_id}:{count}:{part}"
 

@@ -86,6 +86,7 @@ def test_the_card_has_five_buttons_carrying_its_ask() -> None:
         {"action": RATE_ACTION, "ask": ASK, "rating": 6},
         {"action": RATE_ACTION, "ask": ASK, "rating": True},
         {"action": RATE_ACTION, "ask": ASK, "rating": 4.5},
+        {"action": RATE_ACTION, "ask": ASK, "rating": "²"},  # a digit int() refuses
         {"action": RATE_ACTION, "ask": "../../etc", "rating": 4},
         {"action": RATE_ACTION, "ask": ASK.upper(), "rating": 4},
         {"action": "approve", "ask": ASK, "rating": 4},
