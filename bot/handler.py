@@ -218,6 +218,11 @@ class TurnHandler:
             )
         )
         kept = await self._keep_files(inbound, outbox)
+        if not inbound.files:
+            answered = await self._answered_fix_question(inbound, text, outbox)
+            if answered is None:
+                return
+            text = answered
         if not has_words(text):
             await self._answer_without_words(inbound, kept, outbox)
             return
@@ -226,13 +231,11 @@ class TurnHandler:
             await outbox.send(
                 replies.text_activity(replies.files_not_kept(kept.failed))
             )
-        if await self._answered_fix_question(inbound, text, outbox):
-            return
         await self._run_turn(inbound, text, outbox)
 
     async def _answered_fix_question(
         self, inbound: Inbound, text: str, outbox: Outbox
-    ) -> bool:
+    ) -> str | None:
         """The employee's answer to "Did this fix it?", when one is open.
 
         A yes is kept as resolved, thanked, and may bring the 1-5 card; the
@@ -240,11 +243,15 @@ class TurnHandler:
         which offers the next step (another fix, a ticket or a person).
         With no question open, "that worked, thanks" is only thanked (it is
         not counted), and anything else is an ordinary message.
-        Returns True when nothing more should happen.
+
+        Returns:
+            None when nothing more should happen; else the text for the
+            turn (a bare "no" becomes "No, I'm still stuck", so that the
+            model knows what it answers).
         """
         answer = followup_cards.read_fix_answer(text)
         if answer is None:
-            return False
+            return text
         answered = await followups.aanswer_fix(
             self.engine,
             self.settings,
@@ -259,8 +266,8 @@ class TurnHandler:
                 await outbox.send(
                     replies.text_activity(followup_cards.glad_it_worked())
                 )
-                return True
-            return False  # no open question: an ordinary message
+                return None
+            return text  # no open question: an ordinary message
         await record_fix_answer(
             self.engine,
             self.settings,
@@ -272,10 +279,10 @@ class TurnHandler:
         )
         logger.info("fix question in %s answered: %s", inbound.conversation_id, answer)
         if answer != "fixed":
-            return False
+            return followup_cards.for_the_model(text)
         await outbox.send(replies.text_activity(followup_cards.glad_it_worked()))
         await self._offer_satisfaction(inbound, outbox, "resolved")
-        return True
+        return None
 
     async def _offer_satisfaction(
         self, inbound: Inbound, outbox: Outbox, reason: followups.AskReason

@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from bot.chat import ChatSession, ChatUser, message_activity
@@ -103,17 +104,19 @@ async def test_a_second_yes_is_thanked_but_not_counted_again() -> None:
     assert not any(a.get("attachments") for a in again), "no second card, no ticket"
 
 
-async def test_still_stuck_is_counted_and_goes_on_to_the_model() -> None:
+@pytest.mark.parametrize("stuck", [STUCK_REPLY, "nope", "👎", "still broken"])
+async def test_still_stuck_is_counted_and_goes_on_to_the_model(stuck: str) -> None:
     async with ChatSession(_settings()) as chat:
         await _answer_with_articles(chat)
-        said = await chat.say(STUCK_REPLY)
+        said = await chat.say(stuck)
         events = await _events(chat)
 
     kinds = _kinds(events)
     assert "not_fixed" in kinds and "resolved_by_user" not in kinds
     assert next(e.value for e in events if e.kind == "article_fixed") == -1
     assert kinds.count("turn") == 2, "the model answers the no"
-    assert said, "the employee is offered a next step"
+    offered = " ".join(json.dumps(a) for a in said)
+    assert "ticket" in offered.lower(), "the employee is offered a next step"
     assert _rating_card(said) is None
 
 

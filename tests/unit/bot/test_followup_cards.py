@@ -11,6 +11,7 @@ from bot.followup_cards import (
     RATE_ACTION,
     STUCK_REPLY,
     fix_question,
+    for_the_model,
     read_fix_answer,
     read_rating,
     satisfaction_activity,
@@ -35,10 +36,18 @@ ASK = "0123456789abcdef0123456789abcdef"
         ("didn't work", "not_fixed"),
         ("still not working", "not_fixed"),
         ("No, it didn't help", "not_fixed"),
+        ("perfect", "fixed"),
+        ("great, thanks", "fixed"),
+        ("not really", "not_fixed"),
+        ("👍", "fixed"),
+        ("👍🏽", "fixed"),
+        ("👎", "not_fixed"),
+        ("👍 👎", None),
         # Anything more is a new message for the model.
         ("yes that worked but now Excel crashes", None),
         ("thanks", None),
         ("ok", None),
+        ("yes but now Outlook crashes", None),
         ("no, I need Visio instead", None),
         ("how do I reset my password", None),
         ("", None),
@@ -53,7 +62,25 @@ def test_the_answer_to_did_this_fix_it_is_read_only_when_it_is_one(
 def test_a_bare_yes_is_not_taken_as_it_works() -> None:
     assert says_it_works("that did the trick")
     assert not says_it_works("yes"), "a bare yes may answer another question"
+    assert not says_it_works("perfect")
+    assert not says_it_works("👍")
     assert not says_it_works("no")
+
+
+@pytest.mark.parametrize(
+    ("said", "passed_on"),
+    [
+        ("no", STUCK_REPLY),
+        ("nope", STUCK_REPLY),
+        ("not really", STUCK_REPLY),
+        ("👎", STUCK_REPLY),
+        ("still broken, the error is 0x800", "still broken, the error is 0x800"),
+    ],
+)
+def test_a_bare_no_reaches_the_model_as_the_suggested_reply(
+    said: str, passed_on: str
+) -> None:
+    assert for_the_model(said) == passed_on
 
 
 def test_the_question_offers_two_suggested_replies_that_read_back() -> None:
