@@ -648,8 +648,9 @@ class TurnHandler:
 
         Kept as analytics events (:mod:`tools.analytics`), tied to the
         articles the answer cited; the comment is redacted before it is
-        stored. A second invoke for the same answer and person (a re-send)
-        changes nothing.
+        stored. Feedback on a message that is not a remembered answer is
+        dropped, and a second invoke for the same answer and person (a
+        re-send, or a changed mind) changes nothing.
         """
         value = inbound.value if isinstance(inbound.value, dict) else {}
         action = value.get("actionValue")
@@ -663,13 +664,20 @@ class TurnHandler:
         )
         if reaction not in ("like", "dislike"):
             return InvokeResult(200, {})
-        if inbound.reply_to_id:
-            key = (
-                f"feedback:{inbound.tenant_id}:{inbound.conversation_id}:"
-                f"{inbound.reply_to_id}:{inbound.user_id}"
-            )
-            if not await claim_activity(self.engine, key):
-                return InvokeResult(200, {})
+        sources = await followups.asources_of(
+            self.engine, tenant_id=inbound.tenant_id, activity_id=inbound.reply_to_id
+        )
+        if sources is None:
+            # Not an answer of the copilot's (or one from before answers were
+            # remembered): a rating of nothing that can be reported.
+            logger.info("feedback on an unknown message dropped")
+            return InvokeResult(200, {})
+        key = (
+            f"feedback:{inbound.tenant_id}:{inbound.conversation_id}:"
+            f"{inbound.reply_to_id}:{inbound.user_id}"
+        )
+        if not await claim_activity(self.engine, key):
+            return InvokeResult(200, {})  # a re-send, or a second reaction
         await record_feedback(
             self.engine,
             self.settings,
@@ -678,11 +686,7 @@ class TurnHandler:
             user_id=inbound.user_id,
             positive=reaction == "like",
             comment=_feedback_comment(action.get("feedback")),
-            sources=await followups.asources_of(
-                self.engine,
-                tenant_id=inbound.tenant_id,
-                activity_id=inbound.reply_to_id,
-            ),
+            sources=sources,
         )
         return InvokeResult(200, {})
 

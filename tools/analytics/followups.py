@@ -148,10 +148,11 @@ async def aanswer_fix(
 
 async def asources_of(
     engine: AsyncEngine, *, tenant_id: str, activity_id: str | None
-) -> list[str]:
-    """The articles the answer with this Teams message id cited; [] if unknown."""
+) -> list[str] | None:
+    """The articles the answer with this Teams message id cited ([] for an
+    answer that cited none); None when no answer has that id."""
     if not activity_id:
-        return []
+        return None
     async with engine.connect() as conn:
         row = (
             await conn.execute(
@@ -164,7 +165,7 @@ async def asources_of(
                 .limit(1)
             )
         ).first()
-    return _sources(row[0]) if row is not None else []
+    return _sources(row[0]) if row is not None else None
 
 
 async def aclaim_satisfaction(

@@ -13,7 +13,9 @@ window) gets exactly one outcome. The rules, in the order they are applied:
    ``feedback`` (value > 0) on the last answer, that is, the last feedback
    given after the last ``turn``. A thumbs-up followed by another question
    rated one answer but did not end the need, so it does not count; a
-   thumbs-down after it cancels it. "It worked" is about the problem, not an
+   thumbs-down after it cancels it. Only the feedback of the employee who
+   asked the last question counts: in a group chat, a colleague's thumbs-up
+   does not settle someone else's need. "It worked" is about the problem, not an
    answer, so a later question does not undo it. The time of resolution is
    the first such signal's time.
 3. **Abandoned** when neither of the above holds and the employee wrote
@@ -137,11 +139,16 @@ def _resolved_at(events: list[AnalyticsEvent]) -> datetime | None:
     """When the employee first said it was resolved, by rule 2; None if never."""
     said_so = [e.at for e in events if e.kind == "resolved_by_user"]
 
-    last_turn = max((e.at for e in events if e.kind == "turn"), default=None)
+    turns = [e for e in events if e.kind == "turn"]
+    last_turn = turns[-1].at if turns else None
+    asker = turns[-1].user_hash if turns else None
     feedback = [
         e
         for e in events
-        if e.kind == "feedback" and (last_turn is None or e.at >= last_turn)
+        if e.kind == "feedback"
+        and (last_turn is None or e.at >= last_turn)
+        # In a group chat, a colleague's thumbs-up does not settle the need.
+        and (asker is None or e.user_hash in (None, asker))
     ]
     # Only the latest word on the last answer counts: up then down is down.
     if last_turn is not None and feedback and (feedback[-1].value or 0) > 0:

@@ -21,6 +21,7 @@ async def test_a_conversation_is_counted_without_personal_data(capsys) -> None: 
     settings = load_settings(handoff_hours="always")
     async with ChatSession(settings) as chat:
         await chat.say("how do I connect to the VPN on Windows?")
+        [answer] = [c for c in chat.connector.calls if c.activity.get("entities")]
         await chat.say(
             "the espresso machine in the kitchen leaks, my password is Hunter2!"
         )
@@ -30,6 +31,7 @@ async def test_a_conversation_is_counted_without_personal_data(capsys) -> None: 
             conversation_id=chat.conversation_id,
             user=chat.user,
             text=None,
+            reply_to_id=answer.activity_id,  # the answer the thumb is on
         )
         feedback.update(
             type="invoke",

@@ -258,3 +258,14 @@ async def test_closing_a_resolved_ticket_brings_the_card() -> None:
 
     assert any("closed" in (a.get("text") or "").lower() for a in said)
     assert _rating_card(said) is not None
+
+
+async def test_feedback_on_a_message_that_is_no_answer_is_not_counted() -> None:
+    async with ChatSession(_settings()) as chat:
+        await _answer_with_articles(chat)
+
+        unknown = await _feedback(chat, "not-an-answer", "like", None)
+        events = await _events(chat)
+
+    assert unknown == 200
+    assert not [e for e in events if e.kind in ("feedback", "article_feedback")]

@@ -146,8 +146,8 @@ async def test_feedback_finds_the_articles_of_the_answer_it_names(
         "b.md",
         "c.md",
     ]
-    assert await asources_of(engine, tenant_id="other", activity_id="msg-1") == []
-    assert await asources_of(engine, tenant_id=TENANT, activity_id=None) == []
+    assert await asources_of(engine, tenant_id="other", activity_id="msg-1") is None
+    assert await asources_of(engine, tenant_id=TENANT, activity_id=None) is None
 
 
 async def test_no_raw_conversation_id_is_stored(

@@ -45,12 +45,13 @@ async def _write(
 ) -> None:
     """Write ``(minutes after START, kind, fields)`` events for one conversation."""
     for minutes, kind, fields in steps:
+        fields = dict(fields)
         event = new_event(
             settings,
             kind,
             tenant_id="tenant-1",
             conversation_id=conversation,
-            user_id="alex",
+            user_id=str(fields.pop("user_id", "alex")),
             at=START + timedelta(minutes=minutes),
             **fields,  # type: ignore[arg-type]
         )
@@ -247,3 +248,21 @@ async def test_each_conversation_is_judged_on_its_own_events(
     kinds = [o.kind for o in decide(events, now=NOW)]
 
     assert kinds == ["resolved", "escalated", "abandoned"]
+
+
+async def test_a_colleagues_thumbs_up_does_not_resolve_someone_elses_question(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    await _write(
+        engine,
+        settings,
+        [
+            (0, "turn", {}),
+            (1, "feedback", {"value": -1}),
+            (2, "feedback", {"value": 1, "user_id": "a-colleague"}),
+        ],
+    )
+
+    outcome = await _outcome(engine)
+
+    assert outcome.kind != "resolved", "only the asker's word settles their need"
