@@ -33,6 +33,8 @@ from tools.approvals import ApprovalDenied, ApprovalRequest, Decision
 from tools.audit import AuditEvent, AuditNote, AuditOutcome, arecord
 from tools.conversation import CONVERSATION_KEY, Conversation
 from tools.errors import (
+    BackendUnavailable,
+    ConfigError,
     HelpdeskError,
     InvalidInput,
     LimitReached,
@@ -395,6 +397,8 @@ class ToolRegistry:
                 raise
             except BaseException as exc:
                 failure = exc
+                if isinstance(exc, Exception):
+                    await _count_call(services, context, manifest.name, failure=exc)
                 raise
             finally:
                 if manifest.side_effects and not paused and not nothing_done:
@@ -477,9 +481,25 @@ async def _count_call(
         conversation_id=conversation_of(context.thread_id) or "",
         user_id=requester.object_id,
         tool=tool,
-        failed=failure is not None,
+        failed=_broke(failure),
+        refused=failure is not None and not _broke(failure),
         reason=type(failure).__name__ if failure is not None else None,
     )
+
+
+def _broke(failure: BaseException | None) -> bool:
+    """Whether a call's error means something broke (a system down, a
+    missing setting, a bug, no one to hand over to), rather than the tool
+    rightly saying no ("you already have Visio", "that ticket is not
+    yours", a detail missing): the analytics count only the first as a
+    tool failure."""
+    if failure is None:
+        return False
+    if isinstance(failure, (BackendUnavailable, ConfigError)):
+        return True
+    if isinstance(failure, HelpdeskError):
+        return failure.escalate
+    return True
 
 
 def conversation_of(thread_id: str | None) -> str | None:

@@ -129,9 +129,15 @@ def format_report(report: Report) -> str:
     parts.append(_table(rows))
 
     if report.tools:
-        rows = [("TOOL", "CALLS", "FAILED", "FAILURE RATE")]
+        rows = [("TOOL", "CALLS", "SAID NO", "FAILED", "FAILURE RATE")]
         rows += [
-            (t.tool, str(t.calls), str(t.failed), format_share(t.failure_rate))
+            (
+                t.tool,
+                str(t.calls),
+                str(t.refused),
+                str(t.failed),
+                format_share(t.failure_rate),
+            )
             for t in report.tools
         ]
         parts.append(_table(rows))
@@ -209,6 +215,7 @@ def csv_rows(report: Report) -> Iterator[Sequence[str]]:
         yield ("escalation_reasons", reason, "count", str(n))
     for tool in report.tools:
         yield ("tools", tool.tool, "calls", str(tool.calls))
+        yield ("tools", tool.tool, "refused", str(tool.refused))
         yield ("tools", tool.tool, "failed", str(tool.failed))
         yield ("tools", tool.tool, "failure_rate", f"{tool.failure_rate:.4f}")
     if report.median_resolution is not None:

@@ -226,11 +226,16 @@ async def record_tool(
     user_id: str,
     tool: str,
     failed: bool,
+    refused: bool = False,
     reason: str | None = None,
 ) -> bool:
-    """One tool call that ended: ``tool_call`` when it worked, else ``tool_failed``.
+    """One tool call that ended: ``tool_failed`` when something broke, else
+    ``tool_call`` (with the detail ``refused`` when the tool rightly said no).
 
     Args:
+        failed: a system was down, a setting missing, or the code broke.
+        refused: the tool answered no for a reason of the request's own
+            ("you already have Visio"); it worked, so it is not a failure.
         reason: for a failure, the error's class name (``BackendUnavailable``),
             not its message.
     """
@@ -243,7 +248,7 @@ async def record_tool(
             conversation_id=conversation_id,
             user_id=user_id,
             tool=tool,
-            detail=reason if failed else None,
+            detail=reason if failed else ("refused" if refused else None),
         ),
     )
 

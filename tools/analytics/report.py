@@ -36,6 +36,8 @@ class ToolUse:
     tool: str
     calls: int
     failed: int
+    refused: int = 0
+    """Calls where the tool rightly said no ("you already have it")."""
 
     @property
     def failure_rate(self) -> float:
@@ -173,13 +175,16 @@ async def abuild_report(
 def _tool_use(events: list[AnalyticsEvent]) -> list[ToolUse]:
     calls: Counter[str] = Counter()
     failed: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
     for event in events:
         if event.kind in ("tool_call", "tool_failed") and event.tool:
             calls[event.tool] += 1
             if event.kind == "tool_failed":
                 failed[event.tool] += 1
+            elif event.detail == "refused":
+                refused[event.tool] += 1
     ranked = sorted(calls.items(), key=lambda item: (-item[1], item[0]))
-    return [ToolUse(tool, n, failed[tool]) for tool, n in ranked]
+    return [ToolUse(tool, n, failed[tool], refused[tool]) for tool, n in ranked]
 
 
 def _articles(events: list[AnalyticsEvent]) -> list[ArticleScore]:

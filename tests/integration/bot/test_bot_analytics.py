@@ -59,3 +59,19 @@ async def test_a_conversation_is_counted_without_personal_data(capsys) -> None: 
     assert await asyncio.to_thread(main, ["report", "--since", "1d"]) == 0
     out = capsys.readouterr().out
     assert "escalated" in out.lower() and "espresso" in out
+
+
+async def test_a_tool_rightly_saying_no_is_not_counted_as_a_failure() -> None:
+    """Alex already has Visio: the request tool says so, which is the tool
+    working. A hand-off with no one set up to take it is a failure."""
+    async with ChatSession(load_settings()) as chat:
+        await chat.say("I need Visio")
+        await chat.say("I want to talk to a person")
+        events = await alist_events(
+            chat.services.db, since=datetime.now(UTC) - timedelta(hours=1)
+        )
+
+    said_no = [e for e in events if e.tool == "request_item"]
+    assert [(e.kind, e.detail) for e in said_no] == [("tool_call", "refused")]
+    handoff = [e for e in events if e.tool == "handoff_to_person"]
+    assert [e.kind for e in handoff] == ["tool_failed"]
