@@ -107,8 +107,8 @@ def test_the_report_shows_outcomes_tools_resolution_satisfaction_and_gaps(
     assert "asked for a person 1 17%" in lines
     assert "abandoned 1 17%" in lines
     assert "still open 1 17%" in lines
-    assert "search_knowledge 3 0 0%" in lines
-    assert "reset_password 1 1 100%" in lines
+    assert "search_knowledge 3 0 0 0%" in lines
+    assert "reset_password 1 0 1 100%" in lines
     assert "Median time to resolution: 1 h 0 min" in out
     assert "Satisfaction: 4.00 of 5 from 2 ratings; feedback: 1 up, 0 down" in out
     assert "vpn 2 vpn certificate expired, pw: [redacted]" in lines
