@@ -157,7 +157,7 @@ _STOPWORDS = _wordset(
     do does did doing to of in on at for from by with about into over as and or
     but if so not no can could would should will shall may might must have has
     had how what when where which who whom why this that these those there here
-    please pls hi hello hey just got some any like also up out
+    please pls hi hello hey just got get some any like also up out
     im i'm ive i've cant can't dont don't"""
 )
 _SMALL_TALK = _wordset(

@@ -1,0 +1,50 @@
+"""The offline model tells questions, faults and requests apart on the shipped tools.
+
+A light verb ("I don't get notifications") is no request for an item, and a
+question about a fact or a state ("how often do passwords expire?", "is my
+request approved?") is answered or looked up, never acted on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import BaseTool
+
+from agent.offline import OfflineChatModel
+from tools.identity import Requester
+from tools.services import open_services
+from tools.settings import load_settings
+
+SEARCH = "search_knowledge"
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[OfflineChatModel]:
+    async with open_services(load_settings()) as services:
+        tools: list[BaseTool] = services.registry.tools_for(Requester("u-1", "t-1"))
+        yield OfflineChatModel().bind_tools(tools)
+
+
+def _first_tool(model: OfflineChatModel, text: str) -> str | None:
+    reply = model.respond([HumanMessage(text)])
+    return reply.tool_calls[0]["name"] if reply.tool_calls else None
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        pytest.param(
+            "I don't get any Teams notifications for chats", SEARCH, id="get-receive"
+        ),
+        pytest.param("I don't get emails on my phone", SEARCH, id="get-mail"),
+        pytest.param("can I get a docking station", "request_item", id="get-item"),
+        pytest.param("what software can I get", "find_catalog_items", id="get-list"),
+    ],
+)
+def test_get_alone_asks_for_nothing(
+    model: OfflineChatModel, text: str, tool: str
+) -> None:
+    assert _first_tool(model, text) == tool
