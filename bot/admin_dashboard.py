@@ -60,10 +60,9 @@ logger = logging.getLogger(__name__)
 
 SESSIONS_KEY = web.AppKey("admin_sessions", AdminSessions)
 WINDOWS = ("7d", "30d", "90d")
-"""The windows the page offers; any ``parse_age`` value up to
-:data:`MAX_WINDOW` works in the address too."""
+"""The windows the page offers; any ``parse_age`` value (up to ten years)
+works in the address too."""
 DEFAULT_WINDOW = "30d"
-MAX_WINDOW = timedelta(days=3650)
 
 OUTCOME_LABELS = {
     "resolved": "Resolved by the copilot",
@@ -326,25 +325,19 @@ def _window(request: web.Request) -> tuple[str, timedelta]:
         InvalidInput: not a ``parse_age`` value, zero, or past ten years.
     """
     label = request.query.get("since", DEFAULT_WINDOW).strip()
-    offered = ", ".join(WINDOWS)
     try:
-        window = parse_age(label)
+        return label, parse_age(label)
     except ValueError as exc:
+        offered = ", ".join(WINDOWS)
         raise InvalidInput(f"since: {exc}; the dashboard offers {offered}") from exc
-    except OverflowError as exc:  # parse_age passes any number of digits on
-        raise InvalidInput(f"since: at most {MAX_WINDOW.days}d") from exc
-    if window <= timedelta(0):
-        raise InvalidInput(f"since: must be longer than 0, e.g. {DEFAULT_WINDOW}")
-    if window > MAX_WINDOW:
-        raise InvalidInput(f"since: at most {MAX_WINDOW.days}d")
-    return label, window
 
 
 def _valid_window(text: str) -> bool:
     try:
-        return timedelta(0) < parse_age(text) <= MAX_WINDOW
-    except (ValueError, OverflowError):
+        parse_age(text)
+    except ValueError:
         return False
+    return True
 
 
 def _cross_site(request: web.Request) -> bool:

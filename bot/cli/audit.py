@@ -33,12 +33,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_audit)
 
 
+MAX_AGE = timedelta(days=3650)
+"""The longest window anything looks back over: ten years."""
+
+
 def parse_age(text: str) -> timedelta:
-    """``7d`` → 7 days. Raises ValueError naming the accepted forms."""
-    match = _AGE.match(text.strip())
+    """``7d`` → 7 days (``7D`` too).
+
+    Raises:
+        ValueError: not a number and m, h, d or w; zero; or past ten years.
+            The message names the accepted forms.
+    """
+    match = _AGE.match(text.strip().lower())
     if match is None:
         raise ValueError(f"{text!r}: use a number and m, h, d or w, e.g. 7d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    digits, unit = match.group(1), match.group(2)
+    if len(digits) > 9:  # 999999999 minutes is past the limit already
+        raise ValueError(f"{text!r}: at most {MAX_AGE.days}d")
+    age = timedelta(**{_UNITS[unit]: int(digits)})
+    if not age:
+        raise ValueError(f"{text!r}: must be more than zero, e.g. 7d")
+    if age > MAX_AGE:
+        raise ValueError(f"{text!r}: at most {MAX_AGE.days}d")
+    return age
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:

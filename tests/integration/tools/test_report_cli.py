@@ -175,3 +175,15 @@ def test_an_empty_window_says_so(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_wrong_window_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--since", "a month"]) == 2
     assert "--since" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("since", ["0d", "99999999999d", "3651d", "1y", "soon"])
+def test_a_window_that_is_no_window_is_refused_with_exit_2(
+    since: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--since", since]) == 2
+    assert "helpdesk report: --since" in capsys.readouterr().err
+
+
+def test_a_window_in_capitals_is_read() -> None:
+    assert main(["report", "--since", "7D"]) == 0
