@@ -13,6 +13,8 @@ What is recognised:
   ``password - Summer2024!``, ``api key = abc123…``, ``Passwort ist x``;
 * a pass phrase after a colon, to the end of the clause: ``password:
   correct horse battery staple``; a pair ``login alex / Hunter2!``;
+* a value after "set it to", "changed my password to" or "the new one is"
+  that has a letter and a digit or sign: ``I set it to Purple-Monkey-77``;
 * a value named after it: ``I typed Summer2024! as my password``,
   ``483920 is the code``;
 * one-time codes of 4 to 8 digits (or ``483 920``) after "code", "otp",
@@ -28,7 +30,7 @@ never runs past the end of a line, so a transcript line that ends in
 
 Warning:
     Redaction recognises a secret by the words around it, so it cannot
-    catch one that nothing names: ``the old one was hunter2``, a password
+    catch one that nothing names: ``the old one was hunter``, a password
     on the line after the word "password", a password that is one plain
     lowercase word (``my password is sunshine`` is caught, ``sunshine is my
     password`` is not), or one with spaces in it. Tools that hand out
@@ -89,6 +91,16 @@ _LOGIN_PAIR = re.compile(
     rf"{_BLANK}*[:=]?{_BLANK}*[^\s/]+{_BLANK}*/{_BLANK}*(?P<secret>[^\s,;]{{4,}})"
 )
 """A user name and password written as a pair: "login alex / Hunter2!"."""
+_SET_TO = re.compile(
+    r"(?i)\b(?:(?:set|changed|reset|switched|updated)"
+    rf"{_BLANK}+(?:it|mine|that|my{_BLANK}+(?:pw|pwd|pass(?:word)?)){_BLANK}+to"
+    rf"|(?:new|old|current|temporary|temp){_BLANK}+one{_BLANK}+(?:is|was))"
+    rf"{_BLANK}+(?P<secret>(?=[^\s,;]*[A-Za-z])(?=[^\s,;]*[\d!@#$%^&*_+=?~])"
+    r"[^\s,;]{6,})"
+)
+"""A password nothing names but the verb: "I set it to Purple-Monkey-77",
+"the new one is Hunter2!" (only a value with a letter and a digit or sign:
+"set it to Automatic" keeps its word)."""
 
 _OTHER_PATTERNS: tuple[re.Pattern[str], ...] = (
     # JSON Web Tokens and bearer tokens
@@ -260,6 +272,7 @@ def redact(text: str) -> str:
     """
     text = _SPELLED_OUT.sub(_mask, text)
     text = _LOGIN_PAIR.sub(_mask, text)
+    text = _SET_TO.sub(_mask, text)
     text = _NAMED.sub(_mask_named, text)
     text = _CODE.sub(_mask_code, text)
     text = _NAMED_AFTER.sub(_mask_named_after, text)

@@ -10,6 +10,9 @@ MUST_REDACT = [
     ("my new password will be Summer2024 by the way", "Summer2024"),
     ("password: correct horse battery staple", "horse battery staple"),
     ("login alex / Hunter2!", "Hunter2!"),
+    ("I set it to Purple-Monkey-Dishwasher-77 and Outlook rejects it", "Purple"),
+    ("changed my password to Winter#2025 yesterday", "Winter#2025"),
+    ("the new one is Hunter2!", "Hunter2!"),
     ("mein Passwort ist Hunter2!", "Hunter2!"),
     # (text, the secret that must disappear)
     ("password: hunter2", "hunter2"),
@@ -45,6 +48,11 @@ MUST_REDACT = [
 ]
 
 MUST_KEEP = [
+    "I set it to Automatic",
+    "I set it to dark-mode",
+    "I reset it to factory settings",
+    "I updated it to version 2.3.1",
+    "changed it to 24 hours",
     "my password will be changed tomorrow",
     "the password will be reset by IT",
     "user / group permissions are broken",
@@ -124,7 +132,7 @@ def test_redaction_is_stable_when_applied_again() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "the old one was hunter2",
+        "the old one was hunter",
         "sunshine is my password",
         "my password is\nhunter22",
         "my password is 'correct horse battery staple'",
@@ -135,7 +143,7 @@ def test_the_documented_limits_hold(text: str) -> None:
     # docstring): they pass through, and the docstring says so.
     redacted = redact(text)
 
-    assert "hunter2" in redacted or "sunshine" in redacted or "horse" in redacted
+    assert "hunter" in redacted or "sunshine" in redacted or "horse" in redacted
 
 
 def test_cleaning_for_a_ticket_strips_controls_before_redacting() -> None:
