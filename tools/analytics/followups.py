@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tools.analytics.events import conversation_hash, hash_key, user_hash
 from tools.analytics.tables import answers, satisfaction_asks, satisfaction_last
 from tools.db import as_utc
+from tools.fix_answers import FixAnswer
 from tools.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ FIX_WINDOW = timedelta(hours=24)
 MAX_SOURCES = 8
 _SOURCE_CHARS = 300
 
-FixAnswer = Literal["fixed", "not_fixed"]
 RateOutcome = Literal["rated", "already_rated", "not_yours", "unknown"]
 AskReason = Literal["resolved", "ticket_closed"]
 

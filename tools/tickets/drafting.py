@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.conversation import Conversation
+from tools.fix_answers import says_it_works
 from tools.redact import clean_for_ticket as redact
 from tools.tickets.base import CATEGORIES, LEVELS, TICKET_LABEL, Level
 
@@ -219,9 +220,13 @@ def draft(args: dict[str, Any], conversation: Conversation, *, who: str) -> Draf
 def problem_lines(conversation: Conversation) -> list[str]:
     """What the employee said about the problem lately: their last
     :data:`RECENT_LINES` lines that say more than "open a ticket" or "that
-    didn't help" and name no existing ticket, oldest first."""
-    lines = []
+    didn't help" and name no existing ticket, oldest first, and none from
+    before they said an earlier problem was fixed ("that worked, thanks")."""
+    lines: list[str] = []
     for line in conversation.employee_lines[-RECENT_LINES:]:
+        if says_it_works(line):
+            lines = []  # that problem is solved; a ticket is about a later one
+            continue
         if TICKET_LABEL.search(line):
             continue  # about an existing ticket ("status of INC0001001")
         # "The printer jams, open a ticket": keep the clause about the problem.
