@@ -735,18 +735,21 @@ def _charts(report: Report, series: Series) -> Markup:
     return tag(
         "section",
         tag("h2", "Over time", id="over-time"),
+        tag("h3", f"Outcomes per {per}"),
         outcomes,
         _as_table(
             f"Outcomes per {per}",
             [first, "Conversations", *(OUTCOME_LABELS[k] for k in OUTCOME_KINDS)],
             outcome_rows,
         ),
+        tag("h3", f"Satisfaction per {per}"),
         satisfaction,
         _as_table(
             f"Satisfaction per {per}",
             [first, "Ratings", "Mean rating", "Thumbs up", "Thumbs down"],
             satisfaction_rows,
         ),
+        tag("h3", f"Tool calls and failures per {per}"),
         tools,
         _as_table(f"Tool calls per {per}", [first, "Tool calls", "Failed"], tool_rows),
         aria_labelledby="over-time",

@@ -221,6 +221,8 @@ def format_share(share: float) -> str:
 
 def format_duration(value: timedelta) -> str:
     """A time to resolution for people: minutes, hours, or days."""
+    if value < timedelta(minutes=1):
+        return "under a minute"
     minutes = round(value.total_seconds() / 60)
     if minutes < 60:
         return f"{minutes} min"

@@ -56,3 +56,12 @@ def test_articles_are_ranked_by_how_often_they_let_someone_down() -> None:
         ("outdated", False),
     ], "newest first; feedback without a comment is not listed"
     assert report.outcomes["resolved"] == 1
+
+
+def test_durations_read_as_a_person_would_say_them() -> None:
+    from tools.analytics.report import format_duration
+
+    assert format_duration(timedelta(seconds=20)) == "under a minute"
+    assert format_duration(timedelta(minutes=30)) == "30 min"
+    assert format_duration(timedelta(hours=3, minutes=5)) == "3 h 5 min"
+    assert format_duration(timedelta(days=3, hours=2)) == "3 days 2 h"
