@@ -89,6 +89,13 @@ _HOW_TO = re.compile(
     r"|\bhow (do|can|to|should|would)\b",
     re.IGNORECASE,
 )
+_FACT_QUESTION = re.compile(
+    r"^\W*(?:(?:and|so|but|also)\W+)?"
+    r"(?:how\s+(?:often|long|many|much|soon|frequently)\b|why\s+(?:do|does|did)\b)",
+    re.IGNORECASE,
+)
+"""A question about a policy or a fact ("how often do passwords expire?", "why
+does my account keep locking?"): the articles answer it; no tool's action does."""
 _ACCESS_ASK = re.compile(
     r"\b(?:access|permissions?|rights)\s+(?:to|on|for)\b"
     r"|\b(?:give|grant|provide|allow|need|want|request|get)\w*\s+(?:\w+\s+){0,2}?"
@@ -384,9 +391,11 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     and beat knowledge search by a lead (more on a how-to question, more for a
     tool with side effects). A how-to question ("how do I set up the
     authenticator app?") never starts an action: it gets the article, and the
-    employee can still ask for the action itself. Asking for access goes to
-    the tool whose examples ask for access; asking IT to do something that no
-    tool does ("please set up a project code") drafts a ticket rather than
+    employee can still ask for the action itself; nor does a question about a
+    policy or a fact ("how often do passwords expire?", "why does my account
+    keep locking?"), which only the articles answer. Asking for access goes
+    to the tool whose examples ask for access; asking IT to do something that
+    no tool does ("please set up a project code") drafts a ticket rather than
     searching.
     """
     tool = _route_by_words(text, tools)
@@ -426,6 +435,8 @@ def _route_by_words(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     access = _access_tool(text, query, tools, weights)
     if access is not None:
         return access
+    if search is not None and _FACT_QUESTION.search(text):
+        return search
     if search is None or best is search:
         return best if best_score >= _ROUTE_THRESHOLD or best is search else search
     search_score = next(score for score, _, tool in scored if tool is search)

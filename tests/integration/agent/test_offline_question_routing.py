@@ -48,3 +48,23 @@ def test_get_alone_asks_for_nothing(
     model: OfflineChatModel, text: str, tool: str
 ) -> None:
     assert _first_tool(model, text) == tool
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        pytest.param("how often do our passwords expire?", SEARCH, id="how-often"),
+        pytest.param(
+            "why does my account keep locking every morning?", SEARCH, id="why-does"
+        ),
+        pytest.param(
+            "how long does it take to get a new laptop?", SEARCH, id="how-long"
+        ),
+        pytest.param("why can't I log in?", "diagnose_sign_in", id="why-cant-i"),
+        pytest.param("I forgot my password", "self_service_reset", id="not-a-question"),
+    ],
+)
+def test_a_question_about_a_fact_gets_the_article(
+    model: OfflineChatModel, text: str, tool: str
+) -> None:
+    assert _first_tool(model, text) == tool
