@@ -96,6 +96,12 @@ _FACT_QUESTION = re.compile(
 )
 """A question about a policy or a fact ("how often do passwords expire?", "why
 does my account keep locking?"): the articles answer it; no tool's action does."""
+_STATE_QUESTION = re.compile(
+    r"^\W*(?:is|are|was|were|has|have|had|did)\s+(?:my|our|the|it|this|that)\b",
+    re.IGNORECASE,
+)
+"""A yes-or-no question about how something stands ("is my Visio request
+approved?"): a look-up answers it, never an action."""
 _ACCESS_ASK = re.compile(
     r"\b(?:access|permissions?|rights)\s+(?:to|on|for)\b"
     r"|\b(?:give|grant|provide|allow|need|want|request|get)\w*\s+(?:\w+\s+){0,2}?"
@@ -406,8 +412,13 @@ def _route(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
     return tool
 
 
-def _route_by_words(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
-    query = _terms(text)
+def _route_by_words(
+    text: str,
+    tools: Sequence[_ToolInfo],
+    *,
+    query: AbstractSet[str] | None = None,
+) -> _ToolInfo | None:
+    query = _terms(text) if query is None else query
     if not query:
         return None
     search = next((tool for tool in tools if tool.is_search), None)
@@ -439,6 +450,14 @@ def _route_by_words(text: str, tools: Sequence[_ToolInfo]) -> _ToolInfo | None:
         return search
     if search is None or best is search:
         return best if best_score >= _ROUTE_THRESHOLD or best is search else search
+    if best.side_effects and _STATE_QUESTION.search(text):
+        # "Is my Project request approved?" names the request tool best, but
+        # asks how the request stands: only a tool that looks things up fits,
+        # judged without the words that only the actions know (the item's).
+        lookups = [t for t in tools if not t.side_effects]
+        known = frozenset().union(*(_vocabulary(t) for t in lookups))
+        acted = frozenset().union(*(_vocabulary(t) for t in tools)) - known
+        return _route_by_words(text, lookups, query=frozenset(query - acted))
     search_score = next(score for score, _, tool in scored if tool is search)
     how_to = bool(_HOW_TO.search(text))
     if how_to and best.side_effects:
@@ -473,6 +492,7 @@ def _access_tool(
         not _ACCESS_ASK.search(text)
         or _ACCESS_LOST.search(text)
         or _HOW_TO.search(text)
+        or _STATE_QUESTION.search(text)
     ):
         return None
     closest: list[tuple[float, str, _ToolInfo]] = []
@@ -516,10 +536,7 @@ def _term_weights(tools: Sequence[_ToolInfo]) -> dict[str, float]:
     word no tool uses ("notifications") weighs most, so a question about
     something no action covers stays with knowledge search.
     """
-    vocab = [
-        _terms(" ".join((t.name.replace("_", " "), t.description, *t.examples)))
-        for t in tools
-    ]
+    vocab = [_vocabulary(t) for t in tools]
     count = len(tools)
     seen: dict[str, int] = {}
     for words in vocab:
@@ -528,6 +545,13 @@ def _term_weights(tools: Sequence[_ToolInfo]) -> dict[str, float]:
     return {word: math.log(1 + count / n) for word, n in seen.items()} | {
         "": math.log(1 + count)  # the weight of a word no tool uses
     }
+
+
+def _vocabulary(tool: _ToolInfo) -> frozenset[str]:
+    """The words of a tool's name, description and examples."""
+    return _terms(
+        " ".join((tool.name.replace("_", " "), tool.description, *tool.examples))
+    )
 
 
 def _weight(word: str, weights: dict[str, float]) -> float:

@@ -68,3 +68,27 @@ def test_a_question_about_a_fact_gets_the_article(
     model: OfflineChatModel, text: str, tool: str
 ) -> None:
     assert _first_tool(model, text) == tool
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        pytest.param(
+            "is my Project request approved", "list_my_requests", id="named-item"
+        ),
+        pytest.param(
+            "is my docking station request approved?", "list_my_requests", id="device"
+        ),
+        pytest.param("is my ticket done", "ticket_status", id="ticket"),
+        pytest.param(
+            "was my access to the finance mailbox granted?",
+            "list_my_requests",
+            id="access",
+        ),
+        pytest.param("I need Microsoft Project", "request_item", id="the-request"),
+    ],
+)
+def test_a_question_about_how_things_stand_acts_on_nothing(
+    model: OfflineChatModel, text: str, tool: str
+) -> None:
+    assert _first_tool(model, text) == tool
