@@ -219,6 +219,25 @@ _REASON = re.compile(
 )
 _CLAUSE_REASON = re.compile(r"[,;:\u2013\u2014-]\s+((?:\S+\s+){2,}\S+)", re.DOTALL)
 """A clause of three or more words after a comma, dash or colon."""
+_PURPOSE = re.compile(
+    r"(?<=\S)\s+(so that|so|in order to|to|for)\s+(?=\S+\s+\S)", re.IGNORECASE
+)
+"""A purpose after what is asked for: "Project to plan the office move",
+"Visio for diagrams of our sales process" (two or more words after it)."""
+_NOT_PURPOSE_BEFORE = _wordset(
+    """need needs want wants like love have has had going able used wish try
+    trying tried how what where when order access permission permissions
+    rights me us him her them it added add moved move sent send go went
+    way due"""
+)
+"""Words before "to" or "for" that make it no purpose: "I need to…", "access
+to the finance reports", "add me to…"."""
+_PEOPLE = _wordset("me myself us him her them you")
+_NOT_PURPOSE_AFTER_TO = _PEOPLE | _wordset(
+    "the a an my our your his their this that these those it"
+)
+"""Words right after "to" that make it a place or a person, not a purpose
+("to the VPN group"); after "for", only a person ("for me") is no purpose."""
 
 
 class OfflineChatModel(BaseChatModel):
@@ -679,13 +698,35 @@ def _named_person(text: str) -> str | None:
 
 
 def _stated_reason(text: str) -> str | None:
-    """The reason given: after "because", "since" or "reason:", or else the
-    clause after the first comma ("reset Priya's password, she is locked out")."""
+    """The reason given: after "because", "since" or "reason:"; else the clause
+    after the first comma ("reset Priya's password, she is locked out"); else
+    a purpose ("I need Project to plan the office move")."""
     match = _REASON.search(text) or _CLAUSE_REASON.search(text)
-    if not match:
+    said = match.group(1) if match else _purpose(text)
+    if not said:
         return None
-    reason = _CLAUSE_END.split(match.group(1).strip(), maxsplit=1)[0]
+    reason = _CLAUSE_END.split(said.strip(), maxsplit=1)[0]
     return reason.strip() or None
+
+
+def _purpose(text: str) -> str | None:
+    """What the employee needs something for: "to plan the office move", "for
+    diagrams of our sales process"; never "to the VPN group" or "for Dana Park"."""
+    for match in _PURPOSE.finditer(text):
+        before = text[: match.start()].split()[-1].lower()
+        clause = text[match.start(1) :]
+        after = text[match.end() :]
+        first = after.split()[0]
+        if before in _NOT_PURPOSE_BEFORE or _EMAIL.match(first):
+            continue
+        if (first[:1].isupper() and first != "I") or _RELATION.match(after):
+            continue  # a person or a named thing: "for Dana Park", "to Teams"
+        if first.lower() in _PEOPLE:
+            continue
+        if match.group(1).lower() == "to" and first.lower() in _NOT_PURPOSE_AFTER_TO:
+            continue
+        return clause
+    return None
 
 
 def _is_free_text(name: str, spec: dict[str, Any]) -> bool:
