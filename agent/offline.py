@@ -187,6 +187,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _NUMBER = re.compile(r"\b\d+\b")
+_CHUNK_POSITION = re.compile(r"#(\d+)$")
 
 _PERSON_PARAMS = frozenset({"user", "upn", "person", "for_user", "subject", "target"})
 _TICKET_PARAMS = frozenset({"number", "ticket", "ticket_number", "incident"})
@@ -979,15 +980,10 @@ def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
     if not wanted or not passages:
         return NOTHING_FOUND
 
-    coverage = [_coverage(wanted, p) for p in passages[:3]]
-    # A passage that matches fewer of the question's words than the best one
-    # is usually about something else that shares a word ("offline").
-    floor = max(_MIN_COVERAGE, 0.75 * max(coverage))
+    numbers = _answering(wanted, passages)
     chosen: list[tuple[float, int, int, str]] = []
-    for number, passage in enumerate(passages[:3], start=1):
-        if coverage[number - 1] < floor:
-            continue
-        text = str(passage.get("text") or "")
+    for number in numbers:
+        text = str(passages[number - 1].get("text") or "")
         for order, unit in enumerate(_units(text)):
             hits = len(wanted & _terms(unit))
             if hits:
@@ -1008,7 +1004,7 @@ def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
             break
 
     blocks = []
-    for number in sorted(per_passage):
+    for number in sorted(per_passage, key=lambda n: _reading_order(passages, n)):
         units = sorted((c for c in picked if c[1] == number), key=lambda c: c[2])
         body = (
             "\n".join(u[3] for u in units)
@@ -1019,10 +1015,53 @@ def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
     return "Here is what the knowledge base says:\n\n" + "\n\n".join(blocks)
 
 
-def _coverage(wanted: AbstractSet[str], passage: dict[str, Any]) -> float:
+def _answering(
+    wanted: AbstractSet[str], passages: Sequence[dict[str, Any]]
+) -> list[int]:
+    """The numbers of the passages to answer from, whole articles at a time.
+
+    An article's returned sections are judged together, with its title, so the
+    section with the steps ("Get your key") counts as much as the one that
+    names the problem ("BitLocker recovery key"), and every returned passage
+    is a candidate, not the first few. An article that covers fewer of the
+    question's words than the best one is usually about something else that
+    shares a word ("offline"), and is left out.
+    """
+    articles: dict[str, list[int]] = {}
+    for number, passage in enumerate(passages, start=1):
+        articles.setdefault(_article(passage, number), []).append(number)
+    covered = {
+        key: frozenset().union(*(_covered(wanted, passages[n - 1]) for n in numbers))
+        for key, numbers in articles.items()
+    }
+    best = max(len(words) for words in covered.values())
+    floor = max(_MIN_COVERAGE, 0.75 * best / len(wanted))
+    ranked = sorted(articles, key=lambda key: (-len(covered[key]), articles[key][0]))
+    kept: list[int] = []
+    for key in ranked:
+        words = covered[key]
+        if len(words) / len(wanted) >= floor:
+            kept += articles[key]
+    return sorted(kept)
+
+
+def _reading_order(passages: Sequence[dict[str, Any]], number: int) -> tuple[int, int]:
+    """Where a passage comes in the answer: its article's rank, then its place
+    in the article (a chunk id ends in ``#n``), so steps read in order."""
+    passage = passages[number - 1]
+    key = _article(passage, number)
+    first = next(i for i, p in enumerate(passages, start=1) if _article(p, i) == key)
+    position = _CHUNK_POSITION.search(str(passage.get("chunk_id") or ""))
+    return first, int(position.group(1)) if position else number
+
+
+def _article(passage: dict[str, Any], number: int) -> str:
+    return str(passage.get("doc_id") or passage.get("title") or number)
+
+
+def _covered(wanted: AbstractSet[str], passage: dict[str, Any]) -> frozenset[str]:
     heading = f"{passage.get('title', '')} {passage.get('section', '')}"
-    words = _terms(f"{heading} {passage.get('text') or ''}")
-    return len(wanted & words) / len(wanted)
+    return frozenset(wanted & _terms(f"{heading} {passage.get('text') or ''}"))
 
 
 def _units(text: str) -> list[str]:
