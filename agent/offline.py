@@ -188,6 +188,12 @@ _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _NUMBER = re.compile(r"\b\d+\b")
 _CHUNK_POSITION = re.compile(r"#(\d+)$")
+_REFERS_BACK = re.compile(
+    r"(?:it|this|that|these|those|they|then|otherwise"
+    r"|(?:if|once|when|unless) (?:it|this|that|these|those|they|so|not))\b",
+    re.IGNORECASE,
+)
+"""A sentence that opens with these words leans on the one before it."""
 
 _PERSON_PARAMS = frozenset({"user", "upn", "person", "for_user", "subject", "target"})
 _TICKET_PARAMS = frozenset({"number", "ticket", "ticket_number", "incident"})
@@ -1003,6 +1009,8 @@ def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
         if len(picked) == _MAX_UNITS:
             break
 
+    picked += _context(picked, passages)
+
     blocks = []
     for number in sorted(per_passage, key=lambda n: _reading_order(passages, n)):
         units = sorted((c for c in picked if c[1] == number), key=lambda c: c[2])
@@ -1013,6 +1021,23 @@ def _extractive(query: str, passages: Sequence[dict[str, Any]]) -> str:
         )
         blocks.append(f"{body} [{number}]")
     return "Here is what the knowledge base says:\n\n" + "\n\n".join(blocks)
+
+
+def _context(
+    picked: Sequence[tuple[float, int, int, str]],
+    passages: Sequence[dict[str, Any]],
+) -> list[tuple[float, int, int, str]]:
+    """The sentences that picked ones refer back to: "If it is highlighted,
+    click it once" needs the sentence before it, which says what "it" is."""
+    have = {(c[1], c[2]) for c in picked}
+    added: list[tuple[float, int, int, str]] = []
+    for _, number, order, unit in picked:
+        if order == 0 or not _REFERS_BACK.match(unit) or (number, order - 1) in have:
+            continue
+        units = _units(str(passages[number - 1].get("text") or ""))
+        added.append((0.0, number, order - 1, units[order - 1]))
+        have.add((number, order - 1))
+    return added
 
 
 def _answering(

@@ -113,6 +113,14 @@ def test_sections_of_one_article_read_in_the_articles_order() -> None:
     assert answer.index("cloud icon") < answer.index("If nothing helps")
 
 
+def test_a_sentence_that_refers_back_comes_with_the_one_before() -> None:
+    answer = _answer(
+        "Outlook says disconnected, how do I get it back online?", [OUTLOOK_OFFLINE]
+    )
+
+    assert "look at Work Offline. If it is highlighted, click it once" in answer
+
+
 def test_a_passage_past_the_third_can_answer() -> None:
     shares = _passage(
         "shared-drives.md",
