@@ -458,9 +458,10 @@ def _route_by_words(
     best_score, _, best = scored[0]
     if search is not None:
         # The longest example said wins: "show my open tickets" over "open a
-        # ticket"; among equals, the better score.
-        said = [(_asks_for(text, t), t) for _, _, t in scored if t is not search]
-        length, named = max(said, key=lambda pair: pair[0], default=(0, None))
+        # ticket"; among equals, the one said first, then the better score.
+        said = [(_phrase_said(text, t), t) for _, _, t in scored if t is not search]
+        phrase, named = max(said, key=lambda pair: pair[0], default=((0, 0), None))
+        length = phrase[0]
         if named and _named_person(text) and not named.names_people:
             named = None  # "reset the password of dana@…" is not "reset my password"
         if named and best.side_effects and not named.side_effects:
@@ -536,15 +537,25 @@ def _asks_for(text: str, tool: _ToolInfo) -> int:
     """How many words of the longest example naming the tool that the message
     says as a phrase: "…, open a ticket" for create_ticket (2); 0 for none
     ("shows … ticket" is not "show my tickets")."""
-    said = f" {' '.join(_sequence(text))} "
+    return _phrase_said(text, tool)[0]
+
+
+def _phrase_said(text: str, tool: _ToolInfo) -> tuple[int, int]:
+    """:func:`_asks_for`'s length, and how early the phrase comes (its negated
+    word position): of two phrases as long, the one said first is the request
+    and the rest its content ("open a ticket: … close all tickets")."""
+    words = _sequence(text)
+    said = f" {' '.join(words)} "
     name_terms = _terms(tool.name.replace("_", " "))
-    longest = 0
+    best = (0, 0)
     for example in tool.examples:
         wanted = _sequence(example)
         named = len(set(wanted)) >= 2 and bool(set(wanted) & name_terms)
-        if named and f" {' '.join(wanted)} " in said:
-            longest = max(longest, len(wanted))
-    return longest
+        phrase = f" {' '.join(wanted)} "
+        if named and phrase in said:
+            start = said.index(phrase)
+            best = max(best, (len(wanted), -said[:start].count(" ")))
+    return best
 
 
 @lru_cache(maxsize=4096)
