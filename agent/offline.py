@@ -64,6 +64,11 @@ OFFER_AFTER_REFUSAL = (
     "Check it and confirm, or cancel."
 )
 DRAFTED = "I've drafted it from our conversation."
+NOT_UNDERSTOOD = "Sorry, I didn't understand that."
+OUT_OF_SCOPE = (
+    "I only help with IT, so I can't help with that. If it is about IT, say it "
+    "in other words, or ask me to open a ticket."
+)
 ESCALATION_TOOL = "create_ticket"
 """The tool offered, with a drafted ticket, whenever the assistant cannot help."""
 HANDOFF_TOOL = "handoff_to_person"
@@ -102,6 +107,11 @@ _STATE_QUESTION = re.compile(
 )
 """A yes-or-no question about how something stands ("is my Visio request
 approved?"): a look-up answers it, never an action."""
+_ASKS_SOMETHING = re.compile(
+    r"\b(?:please|pls|kindly|need|needs|want|request|require|can you|could you|"
+    r"would you)\b",
+    re.IGNORECASE,
+)
 _ACCESS_ASK = re.compile(
     r"\b(?:access|permissions?|rights)\s+(?:to|on|for)\b"
     r"|\b(?:give|grant|provide|allow|need|want|request|get)\w*\s+(?:\w+\s+){0,2}?"
@@ -171,7 +181,7 @@ _STOPWORDS = _wordset(
     but if so not no can could would should will shall may might must have has
     had how what when where which who whom why this that these those there here
     please pls hi hello hey just got get some any like also up out
-    im i'm ive i've cant can't dont don't"""
+    im i'm ive i've cant can't dont don't what's whats it's that's there's"""
 )
 _SMALL_TALK = _wordset(
     """hi hello hey hiya morning afternoon evening good thanks thank you ty again
@@ -318,6 +328,10 @@ class OfflineChatModel(BaseChatModel):
 
         if results:
             answer = _answer_from_results(text, results)
+            if answer.strip() == NOTHING_FOUND and _unknown_words(text, results, tools):
+                # Nothing IT about it ("what's the weather in Paris?", "asdfgh"):
+                # a drafted ticket would send it to the service desk.
+                return _reply(_out_of_scope(text, tools))
             asked = _detail_asked_for(turn, results)
             if asked is None:
                 offer = _escalation(
@@ -1134,6 +1148,33 @@ def _units(text: str) -> list[str]:
         units.append("\n".join(block))
     flush_paragraph()
     return units
+
+
+def _unknown_words(
+    text: str, results: Sequence[ToolMessage], tools: Sequence[_ToolInfo]
+) -> bool:
+    """Whether none of the employee's words is one the help desk knows: in no
+    tool's name, description or examples, nor in any passage just found; and
+    they ask nothing of IT ("please …", "I need …"), which a person may do."""
+    said = _terms(text)
+    if not said or _ASKS_SOMETHING.search(text):
+        return False
+    known = frozenset().union(*(_vocabulary(t) for t in tools))
+    for result in results:
+        artifact = result.artifact if isinstance(result.artifact, dict) else {}
+        for passage in artifact.get("passages") or []:
+            if isinstance(passage, dict):
+                known |= _covered(said, passage)
+    return not said & known
+
+
+def _out_of_scope(text: str, tools: Sequence[_ToolInfo]) -> str:
+    """What to say to a message that is not about IT: that it was not
+    understood (no English word in it, "asdfgh qwerty"), or that it is not for
+    the help desk; then what the assistant can do."""
+    words = set(_WORD.findall(text.lower()))
+    sentence = bool(words & (_STOPWORDS | _SMALL_TALK))
+    return _capabilities(OUT_OF_SCOPE if sentence else NOT_UNDERSTOOD, tools)
 
 
 def _small_talk(words: set[str], tools: Sequence[_ToolInfo]) -> str:
