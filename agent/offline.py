@@ -237,6 +237,11 @@ _RELATION = re.compile(
 _NAME = r"[A-Z][\w-]+(?:\s+[A-Z][\w-]+){0,2}"
 _POSSESSIVE = re.compile(rf"\b({_NAME})['’]s\b")
 _FOR_NAME = re.compile(rf"\b(?:for|of|user)\s+({_NAME})\b")
+_NAMED_SUBJECT = re.compile(
+    rf"\b(?:why|whether|if|that)\s+({_NAME})\s+(?:can't|cannot|can not|"
+    r"couldn't|could not|isn't able|is unable|is locked|got locked|is blocked)\b"
+)
+"""Someone named as who cannot sign in: "check why Taylor Kim can't sign in"."""
 _NOT_NAMES = frozenset(
     {"I", "Microsoft", "Windows", "Teams", "Outlook", "Office", "Azure", "Entra", "IT"}
 )
@@ -733,7 +738,7 @@ def _named_person(text: str) -> str | None:
     if relation:
         # Passed on as said: the tool resolves it, or refuses in plain words.
         return "my " + " ".join(relation.group(1).lower().split())
-    for pattern in (_POSSESSIVE, _FOR_NAME):
+    for pattern in (_POSSESSIVE, _FOR_NAME, _NAMED_SUBJECT):
         for match in pattern.finditer(text):
             # A capital may only start the sentence: "Reset Dana Park's" names
             # Dana Park, "What's" names nobody.

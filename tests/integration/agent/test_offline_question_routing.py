@@ -115,3 +115,18 @@ def test_of_two_requests_as_explicit_the_first_said_is_meant(
     model: OfflineChatModel, text: str, tool: str
 ) -> None:
     assert _first_tool(model, text) == tool
+
+
+def test_someone_named_as_who_cannot_sign_in_is_looked_into(
+    model: OfflineChatModel,
+) -> None:
+    [call] = model.respond(
+        [HumanMessage("check why Taylor Kim can't sign in")]
+    ).tool_calls
+
+    assert call["name"] == "diagnose_sign_in"
+    assert call["args"]["user"] == "Taylor Kim"
+
+
+def test_an_app_that_cannot_connect_is_no_person(model: OfflineChatModel) -> None:
+    assert _first_tool(model, "why Outlook can't connect") == SEARCH
