@@ -721,7 +721,8 @@ def _value_for(name: str, spec: dict[str, Any], text: str, numbers: list[int]) -
     if kind in (None, "string") and name.lower() in _REASON_PARAMS:
         return _stated_reason(text)
     if spec.get("enum"):
-        return _match_enum(spec["enum"], text)
+        named = _match_enum(spec["enum"], text)
+        return named if named is not None else _glossed_option(spec, text)
     if kind in ("integer", "number"):
         return numbers.pop(0) if numbers else None
     if kind == "string" and _is_free_text(name, spec):
@@ -787,6 +788,24 @@ def _is_free_text(name: str, spec: dict[str, Any]) -> bool:
     return name.lower() in _FREE_TEXT_PARAMS or any(
         word in described for word in ("query", "question", "describe", "in words")
     )
+
+
+def _glossed_option(spec: dict[str, Any], text: str) -> Any:
+    """The option whose meaning, as the parameter's description gives it
+    ("cancel means close (no longer needed)"), shares a word with the message
+    ("I don't need the ticket anymore"), when exactly one does."""
+    said = _terms(text)
+    description = str(spec.get("description") or "")
+    fitting = []
+    for option in spec.get("enum") or []:
+        gloss = re.search(
+            rf"\b{re.escape(str(option))}\b\s*(?:means|:|=)\s*([^.;]+)",
+            description,
+            re.IGNORECASE,
+        )
+        if gloss and said & _terms(gloss.group(1)):
+            fitting.append(option)
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def _match_enum(options: Sequence[Any], text: str) -> Any:

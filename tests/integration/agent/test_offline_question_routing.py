@@ -130,3 +130,20 @@ def test_someone_named_as_who_cannot_sign_in_is_looked_into(
 
 def test_an_app_that_cannot_connect_is_no_person(model: OfflineChatModel) -> None:
     assert _first_tool(model, "why Outlook can't connect") == SEARCH
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        pytest.param("I don't need the ticket anymore", "cancel", id="glossed"),
+        pytest.param("reopen my ticket", "reopen", id="named"),
+        pytest.param("close my ticket", "close", id="named-close"),
+    ],
+)
+def test_an_option_is_read_from_what_the_description_says_it_means(
+    model: OfflineChatModel, text: str, action: str
+) -> None:
+    [call] = model.respond([HumanMessage(text)]).tool_calls
+
+    assert call["name"] == "update_ticket"
+    assert call["args"]["action"] == action
