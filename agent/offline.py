@@ -154,6 +154,9 @@ install the new printer"): when no tool can, a person must, so a drafted
 ticket serves better than an article."""
 _CATALOGUE_MIN = 4
 """An enum this long lists things to name (software); shorter ones are modes."""
+_MIN_OPENING = 3
+"""Content words a message must open with, as an example does, to say that
+example's request ("tell the service desk …")."""
 _REPEAT_WINDOW = 2
 """Earlier turns in which a failure makes this one's a repeated failure."""
 _MIN_COVERAGE = 0.34
@@ -590,7 +593,21 @@ def _phrase_said(text: str, tool: _ToolInfo) -> tuple[int, int]:
         if named and phrase in said:
             start = said.index(phrase)
             best = max(best, (len(wanted), -said[:start].count(" ")))
+        # An example's opening said as the message's opening is the same
+        # request with other content: "tell the service desk …".
+        opening = _common_start(words, wanted)
+        if opening >= _MIN_OPENING:
+            best = max(best, (opening, 0))
     return best
+
+
+def _common_start(a: Sequence[str], b: Sequence[str]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
 
 
 @lru_cache(maxsize=4096)

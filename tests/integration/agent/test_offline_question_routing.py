@@ -147,3 +147,14 @@ def test_an_option_is_read_from_what_the_description_says_it_means(
 
     assert call["name"] == "update_ticket"
     assert call["args"]["action"] == action
+
+
+def test_a_message_that_opens_like_an_example_asks_the_same(
+    model: OfflineChatModel,
+) -> None:
+    text = "tell the service desk the other port does not charge either"
+
+    [call] = model.respond([HumanMessage(text)]).tool_calls
+
+    assert call["name"] == "comment_on_ticket"
+    assert call["args"]["comment"] == text
