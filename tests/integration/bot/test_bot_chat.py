@@ -46,6 +46,8 @@ async def test_a_piped_script_prints_each_question_and_answer() -> None:
         "you> vpn is down",
         "helpdesk> Answer #1 in this thread: vpn is down [1]\nSources:\n"
         "  [1] Fix VPN connection problems <https://kb.example.com/vpn>",
+        'helpdesk> Did this fix it?\n  (you can reply "Yes, that fixed it" or '
+        '"No, I\'m still stuck")',
         "you> and wifi?",
         "helpdesk> Answer #2 in this thread: and wifi? [1]\nSources:\n"
         "  [1] Fix VPN connection problems <https://kb.example.com/vpn>",

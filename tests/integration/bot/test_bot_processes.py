@@ -79,10 +79,10 @@ async def test_thirty_users_at_once_across_two_processes_lose_no_turn(
                 return response.status
 
         statuses = await asyncio.gather(*(post(n) for n in range(30)))
-        replies = await connector.wait_for_messages(30, wait_s=30)
+        replies = await connector.wait_for_messages(60, wait_s=30)
 
     assert statuses == [200] * 30
-    texts = sorted(r["text"] for r in replies)
+    texts = sorted(r["text"] for r in replies if r["text"] != "Did this fix it?")
     assert texts == sorted(
         f"Answer #1 in this thread: question {n} [1]" for n in range(30)
     )

@@ -128,7 +128,7 @@ async def test_a_signed_event_becomes_a_proactive_card(
     await _known_ticket(bot)
 
     status, answer = await _post(bot, _body())
-    [_, card] = await connector.wait_for_messages(2)
+    [_, _, card] = await connector.wait_for_messages(3)
 
     assert (status, answer) == (
         202,
@@ -153,7 +153,7 @@ async def test_a_replayed_event_gets_409_and_is_sent_once(
     raw = json.dumps(_body()).encode()
 
     first, _ = await _post(bot, raw)
-    await connector.wait_for_messages(2)
+    await connector.wait_for_messages(3)
     # The same signed request again: a replay within the tolerance.
     again, answer = await _post(bot, raw)
     jobs = bot.app[JOBS_KEY]
@@ -162,7 +162,7 @@ async def test_a_replayed_event_gets_409_and_is_sent_once(
     assert (first, again) == (202, 409)
     assert "already received" in answer["error"]
     assert "nothing was sent again" in answer["error"]
-    assert len(connector.messages()) == 2
+    assert len(connector.messages()) == 3
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ async def test_the_ticket_is_found_without_a_correlation_id(
     status, answer = await _post(bot, _body(**{field: value}))
 
     assert (status, answer["status"]) == (202, "accepted")
-    await connector.wait_for_messages(2)
+    await connector.wait_for_messages(3)
 
 
 async def test_the_correlation_id_finds_a_ticket_by_our_idempotency_key(
@@ -194,7 +194,7 @@ async def test_the_correlation_id_finds_a_ticket_by_our_idempotency_key(
 
     body = _body(type="commented", comment="Which building are you in?", sys_id=None)
     status, answer = await _post(bot, {**body, "correlation_id": key})
-    [_, card] = await connector.wait_for_messages(2)
+    [_, _, card] = await connector.wait_for_messages(3)
 
     assert (status, answer["status"]) == (202, "accepted")
     assert card["summary"].startswith(f"Alex Tech wrote on {NUMBER}.")
@@ -417,7 +417,7 @@ async def test_an_accepted_event_is_stored_redacted_under_its_prefix(
 
     status, _ = await _post(bot, body)
     row = await event_row(_engine(bot), "itsm:abc:7")
-    await connector.wait_for_messages(2)
+    await connector.wait_for_messages(3)
 
     assert status == 202
     assert "Xk29-pLm7-Qa" not in row.text
@@ -441,7 +441,7 @@ async def test_a_time_with_an_offset_is_stored_in_utc(
 
     status, _ = await _post(bot, _body(at="2026-03-02T16:30:00+02:00"))
     row = await event_row(_engine(bot), "itsm:9d2f0c1e5b7a4e1f8c3d2b1a0f9e8d7c:5")
-    await connector.wait_for_messages(2)
+    await connector.wait_for_messages(3)
 
     assert status == 202
     stored = row.created_at

@@ -200,7 +200,7 @@ async def test_the_rules_post_reaches_the_employee_with_non_ascii_text_intact(
         headers=request["headers"],
     ) as response:
         status = response.status
-    [_, card] = await connector.wait_for_messages(2)
+    [_, _, card] = await connector.wait_for_messages(3)
 
     assert request["body"].isascii()
     assert status == 202
@@ -297,7 +297,7 @@ async def test_changes_made_through_the_help_desk_and_reported_back_are_news_onc
     await servicenow.aset_state(
         number, "resolved", by="Beth Tech", note="Replaced the VPN profile."
     )
-    [_, card] = await connector.wait_for_messages(2)
+    [_, _, card] = await connector.wait_for_messages(3)
     resolved = await _deliver(bot, _report(fake, number, before="1", changed=["state"]))
 
     # The employee clicks "No, reopen it": one update for the state, one for
@@ -321,4 +321,4 @@ async def test_changes_made_through_the_help_desk_and_reported_back_are_news_onc
 
     assert card["summary"] == f"{number} was resolved. Did this fix it?"
     assert (resolved, reopened, commented) == ([409], [409], [409])
-    assert len(connector.messages()) == 2
+    assert len(connector.messages()) == 3

@@ -97,7 +97,7 @@ async def test_a_resolved_event_becomes_a_proactive_card_with_two_buttons(
         )
         jobs = bot.app[JOBS_KEY]
         jobs.kick()
-        [_, card] = await connector.wait_for_messages(2)
+        [_, _, card] = await connector.wait_for_messages(3)
         await jobs.wait_for_passes(jobs.passes + 1)  # the pass that sent it settles it
         row = await event_row(_engine(bot), event.event_id)
 
@@ -253,7 +253,7 @@ async def test_a_500_then_ok_is_retried_and_delivered_once(
         event = await _record(bot, ticket_event(conversation_id=bot.conversation_id))
         jobs = bot.app[JOBS_KEY]
         jobs.kick()
-        await connector.wait_for_messages(2, wait_s=15)
+        await connector.wait_for_messages(3, wait_s=15)
         await jobs.wait_for_passes(jobs.passes + 3)  # a second copy would come now
         row = await event_row(_engine(bot), event.event_id)
 
@@ -628,7 +628,7 @@ async def test_an_event_becomes_news_from_a_second_bot_process_after_a_restart(
             )
             async with http.post(first.url + "/api/messages", json=activity) as r:
                 assert r.status == 200
-            await connector.wait_for_messages(1, wait_s=30)
+            await connector.wait_for_messages(2, wait_s=30)
     finally:
         first_err = first.stop()
 
@@ -639,7 +639,7 @@ async def test_an_event_becomes_news_from_a_second_bot_process_after_a_restart(
 
         second = _BotProcess(process_env)
         try:
-            [_, card] = await connector.wait_for_messages(2, wait_s=60)
+            [_, _, card] = await connector.wait_for_messages(3, wait_s=60)
         finally:
             second_err = second.stop()
         row = await event_row(engine, event.event_id)
