@@ -110,7 +110,7 @@ _STATE_QUESTION = re.compile(
 approved?"): a look-up answers it, never an action."""
 _ASKS_SOMETHING = re.compile(
     r"\b(?:please|pls|kindly|need|needs|want|request|require|can you|could you|"
-    r"would you)\b",
+    r"would you|how (?:do|can|should|would) (?:i|we))\b",
     re.IGNORECASE,
 )
 _REVEAL = re.compile(
@@ -1212,7 +1212,8 @@ def _unknown_words(
 ) -> bool:
     """Whether none of the employee's words is one the help desk knows: in no
     tool's name, description or examples, nor in any passage just found; and
-    they ask nothing of IT ("please …", "I need …"), which a person may do."""
+    they ask nothing of IT ("please …", "I need …", "how do I …"), which a
+    person may do."""
     said = _terms(text)
     if not said or _ASKS_SOMETHING.search(text):
         return False

@@ -96,6 +96,7 @@ def test_what_is_not_about_it_gets_no_ticket(
     [
         pytest.param("my laptop screen flickers", id="words-a-tool-knows"),
         pytest.param("please replicate the prod database", id="asks-it-to-act"),
+        pytest.param("how do I book a meeting room", id="how-do-i"),
     ],
 )
 def test_an_it_problem_nothing_answers_still_gets_a_drafted_ticket(
