@@ -559,7 +559,9 @@ async def test_failing_twice_hands_off_instead_of_offering_another_ticket() -> N
         assert "drafted a ticket" in render(first[0])[0]
         assert await _live(chat) is None
 
-        second = await _employee_writes(chat, "the coffee grinder smells of smoke")
+        second = await _employee_writes(
+            chat, "the badge reader at the side door rejects my card"
+        )
 
         live = await _live(chat)
         assert live is not None and live.reason == "repeated_failure"
