@@ -71,7 +71,7 @@ typecheck: $(STAMP)
 
 ## eval: the golden conversations through the whole bot with the offline model;
 ## fails when the share passed drops below EVAL_MIN_SCORE (just under today's)
-EVAL_MIN_SCORE ?= 0.88
+EVAL_MIN_SCORE ?= 0.96
 eval: $(STAMP)
 	HELPDESK_MODEL_PROVIDER=offline $(BIN)/helpdesk eval manifests/golden/ --min-score $(EVAL_MIN_SCORE)
 
