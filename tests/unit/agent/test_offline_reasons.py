@@ -11,32 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes.manifest_tools import shipped_tool
 from langchain_core.messages import HumanMessage
-from langchain_core.tools import StructuredTool
 
 from agent.offline import OfflineChatModel
-from tools.registry import load_manifest
-from tools.settings import PROJECT_ROOT
-
-
-def _tool(name: str) -> StructuredTool:
-    manifest = load_manifest(PROJECT_ROOT / "manifests" / "tools" / f"{name}.yaml")
-
-    async def run(**_: Any) -> str:
-        return ""
-
-    return StructuredTool.from_function(
-        coroutine=run,
-        name=manifest.name,
-        description=manifest.description,
-        args_schema=manifest.parameters,
-        metadata={"examples": manifest.examples, "side_effects": True},
-    )
 
 
 @pytest.fixture(scope="module")
 def model() -> OfflineChatModel:
-    return OfflineChatModel().bind_tools([_tool("request_item")])
+    return OfflineChatModel().bind_tools([shipped_tool("request_item")])
 
 
 def _justification(model: OfflineChatModel, text: str) -> Any:

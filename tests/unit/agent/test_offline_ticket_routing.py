@@ -5,39 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes.manifest_tools import shipped_tools
 from langchain_core.messages import HumanMessage
-from langchain_core.tools import StructuredTool
 
 from agent.offline import OfflineChatModel
-from tools.registry import load_manifest
-from tools.settings import PROJECT_ROOT
-
-
-def _tool(path: Any) -> StructuredTool:
-    manifest = load_manifest(path)
-
-    async def run(**_: Any) -> str:
-        return ""
-
-    return StructuredTool.from_function(
-        coroutine=run,
-        name=manifest.name,
-        description=manifest.description,
-        args_schema=manifest.parameters,
-        metadata={
-            "examples": manifest.examples,
-            "side_effects": manifest.side_effects,
-            "conversation": manifest.conversation,
-        },
-    )
 
 
 @pytest.fixture(scope="module")
 def model() -> OfflineChatModel:
-    folder = PROJECT_ROOT / "manifests" / "tools"
-    return OfflineChatModel().bind_tools(
-        [_tool(p) for p in sorted(folder.glob("*.yaml"))]
-    )
+    return OfflineChatModel().bind_tools(shipped_tools())
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,10 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
+from fakes.manifest_tools import shipped_tools
 from langchain_core.messages import HumanMessage, ToolMessage
-from langchain_core.tools import StructuredTool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent.offline import OfflineChatModel
@@ -173,25 +172,6 @@ async def test_without_an_agents_channel_nothing_is_opened(
     assert await store.queue(engine) == []
 
 
-def _tool(path: Any) -> StructuredTool:
-    manifest = load_manifest(path)
-
-    async def run(**_: Any) -> str:
-        return ""
-
-    return StructuredTool.from_function(
-        coroutine=run,
-        name=manifest.name,
-        description=manifest.description,
-        args_schema=manifest.parameters,
-        metadata={
-            "examples": manifest.examples,
-            "side_effects": manifest.side_effects,
-            "conversation": manifest.conversation,
-        },
-    )
-
-
 @pytest.mark.parametrize(
     ("text", "tool"),
     [
@@ -208,9 +188,7 @@ def _tool(path: Any) -> StructuredTool:
 def test_the_offline_model_routes_requests_for_a_person_to_the_handoff(
     text: str, tool: str
 ) -> None:
-    model = OfflineChatModel().bind_tools(
-        [_tool(p) for p in sorted(MANIFESTS.glob("*.yaml"))]
-    )
+    model = OfflineChatModel().bind_tools(shipped_tools())
 
     reply = model.invoke([HumanMessage(text)])
 
@@ -225,9 +203,7 @@ async def test_the_offline_model_tells_when_agents_are_back_and_drafts_a_ticket(
         handoff_hours="mon-sun 00:00-24:00",
         handoff_holidays=f"{today},{today + timedelta(days=1)}",
     )
-    model = OfflineChatModel().bind_tools(
-        [_tool(p) for p in sorted(MANIFESTS.glob("*.yaml"))]
-    )
+    model = OfflineChatModel().bind_tools(shipped_tools())
     asked = HumanMessage("I want to talk to a person")
     call = model.invoke([asked])
     result = await _call(engine, settings)
