@@ -34,7 +34,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -61,21 +61,7 @@ EventKind = Literal[
     "article_feedback",
     "article_fixed",
 ]
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "turn",
-    "tool_call",
-    "tool_failed",
-    "ticket_opened",
-    "handoff_requested",
-    "handoff_taken",
-    "resolved_by_user",
-    "knowledge_gap",
-    "feedback",
-    "satisfaction",
-    "not_fixed",
-    "article_feedback",
-    "article_fixed",
-)
+EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 MAX_DETAIL_CHARS = 200
 """A detail is a reason or a question's gist, never a transcript."""
 _LOCAL_KEY = b"helpdesk-copilot analytics, local mode"

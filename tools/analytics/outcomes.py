@@ -42,12 +42,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from tools.analytics.events import AnalyticsEvent
 
 OutcomeKind = Literal["resolved", "escalated", "abandoned", "open"]
-OUTCOME_KINDS: tuple[OutcomeKind, ...] = ("resolved", "escalated", "abandoned", "open")
+OUTCOME_KINDS: tuple[OutcomeKind, ...] = get_args(OutcomeKind)
 DEFAULT_ABANDON_AFTER = timedelta(hours=24)
 
 _ESCALATIONS = {
