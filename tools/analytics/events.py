@@ -345,18 +345,15 @@ async def record_feedback(
             value=value,
         ),
     )
-    for source in dict.fromkeys(sources):
-        await record(
-            engine,
-            new_event(
-                settings,
-                "article_feedback",
-                tenant_id=tenant_id,
-                conversation_id=conversation_id,
-                detail=source,
-                value=value,
-            ),
-        )
+    await _record_articles(
+        engine,
+        settings,
+        "article_feedback",
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        sources=sources,
+        value=value,
+    )
     return kept
 
 
@@ -382,19 +379,41 @@ async def record_fix_answer(
             user_id=user_id,
         ),
     )
+    await _record_articles(
+        engine,
+        settings,
+        "article_fixed",
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        sources=sources,
+        value=1 if fixed else -1,
+    )
+    return kept
+
+
+async def _record_articles(
+    engine: AsyncEngine,
+    settings: Settings,
+    kind: Literal["article_feedback", "article_fixed"],
+    *,
+    tenant_id: str,
+    conversation_id: str,
+    sources: Sequence[str],
+    value: int,
+) -> None:
+    """One ``kind`` event per cited article (each once), scored ``value``."""
     for source in dict.fromkeys(sources):
         await record(
             engine,
             new_event(
                 settings,
-                "article_fixed",
+                kind,
                 tenant_id=tenant_id,
                 conversation_id=conversation_id,
                 detail=source,
-                value=1 if fixed else -1,
+                value=value,
             ),
         )
-    return kept
 
 
 async def record_satisfaction(
