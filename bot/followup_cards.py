@@ -2,10 +2,10 @@
 
 "Did this fix it?" follows the answer, with two Teams suggested actions
 (``imBack``: a tap sends the words as the employee's message, and the buttons
-go away): "Yes, that fixed it" and "No, I'm still stuck". The employee may also type the answer; :func:`read_fix_answer`
-knows the two suggested replies and short, plain ways of saying the same,
-and nothing longer: "yes that worked but now Excel crashes" is a new
-question, not a yes.
+go away): "Yes, that fixed it" and "No, I'm still stuck". The employee may
+also type the answer; :func:`tools.fix_answers.read_fix_answer` knows the two
+suggested replies and short, plain ways of saying the same, and nothing
+longer: "yes that worked but now Excel crashes" is a new question, not a yes.
 
 The satisfaction card has five buttons, 1 to 5; its clicks are read with
 :func:`read_rating` and kept once by :mod:`tools.analytics.followups`.
@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.cards import card_activity, text_block
-from tools.fix_answers import read_fix_answer, says_it_works
-
-__all__ = ["read_fix_answer", "says_it_works"]
 
 FIXED_REPLY = "Yes, that fixed it"
 STUCK_REPLY = "No, I'm still stuck"

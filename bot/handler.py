@@ -44,6 +44,7 @@ from tools.assets import workflow as asset_workflow
 from tools.db import claim_activity, save_reference
 from tools.directory.base import Directory
 from tools.errors import HelpdeskError, NotFound
+from tools.fix_answers import read_fix_answer, says_it_works
 from tools.identity import Requester
 from tools.redact import redact
 from tools.secrets import OneTimeSecret
@@ -249,7 +250,7 @@ class TurnHandler:
             turn (a bare "no" becomes "No, I'm still stuck", so that the
             model knows what it answers).
         """
-        answer = followup_cards.read_fix_answer(text)
+        answer = read_fix_answer(text)
         if answer is None:
             return text
         answered = await followups.aanswer_fix(
@@ -260,7 +261,7 @@ class TurnHandler:
             answer=answer,
         )
         if answered is None:
-            if followup_cards.says_it_works(text):
+            if says_it_works(text):
                 # "that worked, thanks" about an answer that did not ask (or
                 # asked already): a kind word, not a question for the model.
                 await outbox.send(

@@ -12,11 +12,10 @@ from bot.followup_cards import (
     STUCK_REPLY,
     fix_question,
     for_the_model,
-    read_fix_answer,
     read_rating,
     satisfaction_activity,
-    says_it_works,
 )
+from tools.fix_answers import read_fix_answer, says_it_works
 
 ASK = "0123456789abcdef0123456789abcdef"
 
