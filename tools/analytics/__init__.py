@@ -37,7 +37,10 @@ events, remembered answers and satisfaction asks older than
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tools.analytics.events import (
     EVENT_KINDS,
@@ -56,6 +59,7 @@ from tools.analytics.events import (
     record_tool,
     record_turn,
 )
+from tools.analytics.followups import apurge_older_than
 
 __all__ = [
     "EVENT_KINDS",
@@ -103,26 +107,21 @@ async def count_escalation(
 
 
 class DailyPurge:
-    """Deletes analytics events past ``HELPDESK_ANALYTICS_RETENTION_DAYS``,
-    at most once a day per process (a step of the bot's background loop)."""
+    """Deletes analytics events, remembered answers and satisfaction asks past
+    ``HELPDESK_ANALYTICS_RETENTION_DAYS``, at most once a day per process (a
+    step of the bot's background loop)."""
 
-    def __init__(self, engine: object, days: int) -> None:
+    def __init__(self, engine: AsyncEngine, days: int) -> None:
         self.engine = engine
         self.days = days
         self._last = float("-inf")
 
     async def run_once(self) -> int:
-        import time
-
         now = time.monotonic()
         if now - self._last < 86_400:
             return 0
         self._last = now
-        from datetime import UTC, datetime, timedelta
-
-        from tools.analytics.followups import apurge_older_than
-
-        engine: Any = self.engine
-        deleted = await purge_older_than(engine, self.days)
-        cutoff = datetime.now(UTC) - timedelta(days=self.days)
-        return deleted + await apurge_older_than(engine, cutoff)
+        today = datetime.now(UTC)
+        deleted = await purge_older_than(self.engine, self.days, now=today)
+        cutoff = today - timedelta(days=self.days)
+        return deleted + await apurge_older_than(self.engine, cutoff)

@@ -263,3 +263,29 @@ async def test_retention_forgets_old_answers_and_asks(
 
     assert deleted == 3  # the answer, the ask and the employee's last-asked row
     assert await _fix(engine, settings) is None
+
+
+async def test_the_daily_purge_forgets_events_answers_and_asks_once_a_day(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    from tools.analytics import DailyPurge
+    from tools.analytics.events import new_event, record
+
+    old = datetime.now(UTC) - timedelta(days=3)
+    await record(
+        engine,
+        new_event(settings, "turn", tenant_id=TENANT, conversation_id=CHAT, at=old),
+    )
+    await _answer(engine, settings)
+    async with engine.begin() as conn:
+        await conn.execute(answers.update().values(at=old))
+    purge = DailyPurge(engine, days=2)
+
+    first = await purge.run_once()
+    await _answer(engine, settings)
+    async with engine.begin() as conn:
+        await conn.execute(answers.update().values(at=old))
+    again = await purge.run_once()
+
+    assert first == 2, "the old event and the old answer"
+    assert again == 0, "at most one purge a day"
