@@ -88,7 +88,7 @@ async def aremember_answer(
                     at=datetime.now(UTC),
                     tenant_id=tenant_id[:128],
                     conversation=_conversation(settings, tenant_id, conversation_id),
-                    activity_id=(activity_id or None) and activity_id[:256],
+                    activity_id=activity_id[:256] if activity_id else None,
                     sources=_fit_json(kept),
                     asks_fix=asks_fix,
                 )
